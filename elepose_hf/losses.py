@@ -97,3 +97,23 @@ def elepose_losses(
 def weighted_sum(terms: dict[str, torch.Tensor], weights: dict[str, float]) -> torch.Tensor:
     """The full objective (Eq. 13): ``sum_k weights[k] * terms[k]`` over the weighted terms."""
     return sum(weight * terms[name] for name, weight in weights.items())
+
+
+class ElePoseObjective(torch.nn.Module):
+    """The lifter and its frozen flow prior as one module whose forward is [`elepose_losses`].
+
+    One forward computes both lifter passes, so the module can be wrapped by DDP as a whole; only the lifter's
+    parameters train.
+    """
+
+    def __init__(self, lifter: torch.nn.Module, flow: torch.nn.Module):
+        super().__init__()
+        self.lifter = lifter
+        self.flow = flow.requires_grad_(False).eval()
+
+    def train(self, mode: bool = True) -> ElePoseObjective:
+        self.lifter.train(mode)
+        return self
+
+    def forward(self, keypoints_2d: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        return elepose_losses(self.lifter, self.flow, keypoints_2d)

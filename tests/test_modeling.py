@@ -32,6 +32,7 @@ def test_flow_inverse_recovers_input(flow, generator):
 
 @pytest.mark.parametrize("clamp_mode", ["scaled", "unscaled"])
 def test_flow_log_det_matches_autograd_jacobian(clamp_mode, generator):
+    torch.manual_seed(0)
     flow = PoseFlowPrior(PoseFlowConfig(num_pca_components=5, num_blocks=2, hidden_size=16, clamp_mode=clamp_mode))
     with torch.no_grad():  # make the coupling non-trivial
         for parameter in flow.parameters():
@@ -40,7 +41,8 @@ def test_flow_log_det_matches_autograd_jacobian(clamp_mode, generator):
     for coefficients in torch.randn(3, 5, generator=generator, dtype=torch.float64):
         jacobian = torch.autograd.functional.jacobian(lambda c: flow.flow(c.unsqueeze(0))[0][0], coefficients)
         _, log_det = flow.flow(coefficients.unsqueeze(0))
-        assert torch.allclose(log_det[0], torch.linalg.slogdet(jacobian).logabsdet, atol=1e-9)
+        # the mixing matrices are stored in float32, so their determinant is 1 only to ~1e-7
+        assert torch.allclose(log_det[0], torch.linalg.slogdet(jacobian).logabsdet, atol=1e-6)
 
 
 def test_pca_reconstructs_the_training_subspace(random_poses):

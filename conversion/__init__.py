@@ -1,0 +1,1 @@
+"""Converters of the ElePose authors' checkpoints and of pose datasets to this library's formats."""

@@ -1,0 +1,114 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from elepose_hf.cli import main
+from elepose_hf.training import load_model_dir
+
+TINY_FLOW = ["--hidden-size", "32", "--blocks", "2", "--pca-components", "12"]
+QUIET = ["--no-progress", "--log-with", "none"]
+
+
+@pytest.fixture
+def bench_subset(tmp_path, shared_dir) -> tuple[Path, Path]:
+    """A 600-pose training file (2D only) and a 200-pose validation file cut from ElePose-Bench val."""
+    val = np.load(shared_dir / "data" / "bench" / "val.npz")
+    train_file, val_file = tmp_path / "train.npz", tmp_path / "val.npz"
+    np.savez(train_file, keypoints_2d=val["keypoints_2d"][:600], intrinsics=val["intrinsics"])
+    np.savez(
+        val_file,
+        **{k: val[k][600:800] for k in ("keypoints_2d", "keypoints_3d", "camera_elevation_deg")},
+        intrinsics=val["intrinsics"],
+    )
+    return train_file, val_file
+
+
+def _train_flow(train: Path, output: Path, *extra: str) -> None:
+    args = ["train-flow", "--train", str(train), "--output", str(output), "--epochs", "2", "--batch-size", "64"]
+    assert main(args + TINY_FLOW + QUIET + list(extra)) == 0
+
+
+def test_two_stages_through_the_cli(tmp_path, bench_subset, capsys):
+    train, val = bench_subset
+    _train_flow(train, tmp_path / "flow")
+    args = ["train-lifter", "--train", str(train), "--flow", str(tmp_path / "flow"), "--val", str(val)]
+    args += ["--output", str(tmp_path / "model"), "--epochs", "2", "--batch-size", "64", "--hidden-size", "32"]
+    assert main(args + QUIET) == 0
+    lifter, flow = load_model_dir(tmp_path / "model")
+    assert lifter.config.elevation_std > 0 and lifter.config.normalization_scale == flow.config.normalization_scale
+    assert flow.config.num_pca_components == 12 and not flow.pca_scale.eq(1).all()
+    assert (tmp_path / "model" / "best" / "flow" / "model.safetensors").is_file()
+    output = lifter(lifter.normalize(torch.from_numpy(np.load(val)["keypoints_2d"][:5])))
+    assert output.keypoints_3d.shape == (5, 17, 3) and torch.isfinite(output.keypoints_3d).all()
+    capsys.readouterr()
+    assert main(["evaluate", str(tmp_path / "model"), str(val), "--json"]) == 0
+    metrics = json.loads(capsys.readouterr().out)[str(val)]
+    assert set(metrics) == {"n_mpjpe", "pa_mpjpe", "n_pck", "auc", "cps", "elevation_error_deg"}
+    assert 0 < metrics["pa_mpjpe"] < 1000
+
+
+def test_fine_tuning_starts_from_a_trained_model(tmp_path, bench_subset):
+    train, _ = bench_subset
+    _train_flow(train, tmp_path / "flow")
+    common = ["--train", str(train), "--flow", str(tmp_path / "flow"), "--epochs", "1", "--batch-size", "64"]
+    assert main(["train-lifter", *common, "--output", str(tmp_path / "a"), "--hidden-size", "16", *QUIET]) == 0
+    tune = ["--output", str(tmp_path / "b"), "--init-from", str(tmp_path / "a")]
+    assert main(["train-lifter", *common, *tune, *QUIET]) == 0
+    first, _ = load_model_dir(tmp_path / "a")
+    tuned, _ = load_model_dir(tmp_path / "b")
+    assert tuned.config.hidden_size == 16  # the architecture comes from --init-from
+    assert not torch.equal(first.upscale.weight, tuned.upscale.weight)
+
+
+def test_killed_run_resumes_to_the_same_final_step(tmp_path, bench_subset):
+    train, _ = bench_subset
+    output = tmp_path / "flow"
+    args = [sys.executable, "-m", "elepose_hf.cli", "train-flow", "--train", str(train), "--output", str(output)]
+    args += ["--epochs", "12", "--batch-size", "16", "--checkpoint-every", "10", *TINY_FLOW, *QUIET]
+    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 120
+    while not list((output / "checkpoints").glob("step-*")) and time.time() < deadline:
+        time.sleep(0.2)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    steps = sorted(int(p.name.split("-")[1]) for p in (output / "checkpoints").glob("step-*"))
+    assert steps and steps[-1] < 12 * (600 // 16), "the run finished before it could be killed"
+    assert subprocess.run(args + ["--resume"], capture_output=True, timeout=300).returncode == 0
+    final = max(int(p.name.split("-")[1]) for p in (output / "checkpoints").glob("step-*"))
+    assert final == 12 * (600 // 16)
+    assert (output / "model.safetensors").is_file()
+
+
+@pytest.mark.parametrize(
+    ("arrays", "message"),
+    [
+        ({"keypoints": np.zeros((300, 17, 2))}, "keypoints_2d"),
+        ({"keypoints_2d": np.zeros((300, 16, 2))}, "keypoints_2d"),
+    ],
+)
+def test_malformed_training_data_fails_before_training(tmp_path, arrays, message, capsys):
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, **arrays)
+    assert main(["train-flow", "--train", str(bad), "--output", str(tmp_path / "out"), *QUIET]) == 2
+    error = capsys.readouterr().err
+    assert message in error and "error" in error
+    assert not (tmp_path / "out" / "checkpoints").exists()
+
+
+def test_nan_rows_are_named(tmp_path, bench_subset, capsys):
+    train, _ = bench_subset
+    keypoints = np.load(train)["keypoints_2d"].copy()
+    keypoints[[3, 7], 2, 0] = np.nan
+    bad = tmp_path / "nan.npz"
+    np.savez(bad, keypoints_2d=keypoints)
+    assert main(["train-flow", "--train", str(bad), "--output", str(tmp_path / "out"), *QUIET]) == 2
+    error = capsys.readouterr().err
+    assert "keypoints_2d" in error and "3" in error and "7" in error
