@@ -24,7 +24,10 @@ def _add_training_arguments(parser: argparse.ArgumentParser, epochs: int, learni
     parser.add_argument("--checkpoint-every", type=int, default=500, help="steps between checkpoints")
     parser.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --output")
     parser.add_argument(
-        "--mixed-precision", choices=["no", "bf16", "fp16"], default="no", help="autocast (bf16 works on CPU)"
+        "--mixed-precision",
+        choices=["no", "bf16", "fp16"],
+        default=None,
+        help="autocast precision (bf16 also on CPU); default: accelerate launch's setting, else no",
     )
     parser.add_argument("--max-train-poses", type=int, default=None, help="use only the first N training poses")
     parser.add_argument("--log-with", default="tensorboard", help="accelerate tracker, or 'none'")

@@ -355,8 +355,11 @@ def _pick_split(dataset_dict: datasets.DatasetDict, split: str | None, source) -
 def load_poses(source, split: str | None = None) -> datasets.Dataset:
     """Poses from ``source``: a ``save_to_disk`` folder (Dataset or DatasetDict: ``split``, default "train" or
     the only split), an ``.npz`` (ElePose-Bench layout with ``keypoints_2d``, or mocap with ``positions``),
-    a COCO ``.json``, or ``"default"`` (``default_dataset()``). Raises ``ValueError`` naming what is wrong.
+    a COCO ``.json``, or ``"default"`` (``default_dataset()``); ``"SOURCE:SPLIT"`` picks a split. Raises
+    ``ValueError`` naming what is wrong.
     """
+    if isinstance(source, str) and ":" in source and not Path(source).exists():
+        source, split = source.rsplit(":", 1)  # "SOURCE:SPLIT", e.g. "default:validation"
     if isinstance(source, str) and source == "default":
         return _pick_split(default_dataset(), split, "default dataset")
     path = Path(source)

@@ -250,3 +250,11 @@ def test_validate_poses_errors():
     wrong_shape = datasets.Dataset.from_dict({"keypoints_2d": [np.zeros((17, 2)).tolist(), np.zeros((16, 2)).tolist()]})
     with pytest.raises(ValueError, match=r"'keypoints_2d'.*\(17, 2\).*\[1\]"):
         validate_poses(wrong_shape)
+
+
+def test_source_colon_split_picks_the_split():
+    validation = load_poses("default:validation")
+    assert "keypoints_3d" in validation.column_names
+    assert "keypoints_3d" not in load_poses("default").column_names
+    with pytest.raises(ValueError, match="nope"):
+        load_poses("default:nope")
