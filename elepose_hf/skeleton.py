@@ -109,9 +109,10 @@ AUTHORS_ORDER: tuple[int, ...] = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 14, 15, 16, 
 # - thorax / hip: OpenPose detects its own neck and mid-hip (the shoulder / hip mid-points), so they are
 #   used directly: fewer sources means fewer targets lost when one side is occluded.
 # - neck_nose = nose: Human3.6M's joint 9 projects close to the nose, and every format has one.
-# - head = mean of both eyes and both ears: it lies above the nose and, unlike the eyes alone, is centred
+# - head = mean of the VISIBLE eyes and ears: it lies above the nose and, unlike the eyes alone, is centred
 #   on the skull in profile views. It sits lower than Human3.6M's head-top marker (a systematic offset).
-#   Any of the four missing makes the head missing.
+#   Its confidence is the min over the visible points; it is missing only when all four are (a side view
+#   hides one ear, which must not cost the whole pose).
 # - "h36m17" is the identity and "authors17" the arm swap (``AUTHORS_ORDER``), both with missing handling.
 # ----------------------------------------------------------------------------------------------------
 
@@ -201,6 +202,8 @@ def _gather_table(table: dict[str, tuple[int, ...]]) -> tuple[np.ndarray, np.nda
 
 
 _GATHER: dict[str, tuple[np.ndarray, np.ndarray]] = {f: _gather_table(t) for f, t in _SOURCE_JOINTS.items()}
+# Joints averaged over whichever of their sources are visible (the others need all of theirs).
+_ANY_VISIBLE = np.array([name == "head" for name in JOINT_NAMES])  # (17,)
 
 
 def _check_format(fmt: str, allowed) -> None:
@@ -246,8 +249,16 @@ def to_h36m17(keypoints, confidence=None, source_format: str = "h36m17") -> tupl
     kp = np.where(missing[..., None], np.float32(0), kp)  # so missing joints never leak NaN into sums
 
     index, weight = _GATHER[source_format]
-    out = np.einsum("...tkc,tk->...tc", kp[..., index, :], weight)
-    out_conf = np.where(weight > 0, conf[..., index], np.float32(np.inf)).min(axis=-1)
+    source_conf = conf[..., index]  # (..., 17, K)
+    visible = (source_conf > 0) & (weight > 0)
+    visible_count = visible.sum(axis=-1, keepdims=True)  # (..., 17, 1)
+    any_weight = visible / np.maximum(visible_count, 1)
+    weights = np.where(_ANY_VISIBLE[:, None], any_weight, weight).astype(np.float32)  # (..., 17, K)
+    out = np.einsum("...tkc,...tk->...tc", kp[..., index, :], weights)
+    all_conf = np.where(weight > 0, source_conf, np.float32(np.inf)).min(axis=-1)
+    any_conf = np.where(visible, source_conf, np.float32(np.inf)).min(axis=-1)
+    any_conf = np.where(np.isinf(any_conf), np.float32(0), any_conf)
+    out_conf = np.where(_ANY_VISIBLE, any_conf, all_conf)
     out = np.where(out_conf[..., None] > 0, out, np.float32(np.nan))
     return out.astype(np.float32, copy=False), out_conf.astype(np.float32, copy=False)
 

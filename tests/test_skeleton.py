@@ -126,7 +126,7 @@ def test_coco17_hand_built_pose():
     [
         ("coco17", 5, {"lshoulder", "thorax", "spine"}),
         ("coco17", 11, {"lhip", "hip", "spine"}),
-        ("coco17", 3, {"head"}),
+        ("coco17", 3, set()),  # one ear hidden: the head comes from the visible face points
         ("mediapipe33", 24, {"rhip", "hip", "spine"}),
         ("openpose25", 1, {"thorax", "spine"}),
         ("openpose25", 4, {"rwrist"}),
@@ -182,3 +182,15 @@ def test_errors():
         from_h36m17(_pose(17), "coco17")
     with pytest.raises(ValueError, match=r"\(\.\.\., 17, C\)"):
         from_h36m17(_pose(25))
+
+
+def test_head_uses_the_visible_face_points():
+    coco = _pose(17, 2, ())
+    conf = np.ones(17, np.float32)
+    conf[[1, 3]] = 0  # left eye and left ear hidden (a right profile)
+    out, out_conf = to_h36m17(coco, conf, source_format="coco17")
+    np.testing.assert_allclose(out[J["head"]], coco[[2, 4]].mean(0), rtol=1e-5)
+    assert out_conf[J["head"]] == 1
+    conf[[2, 4]] = 0  # no face point left
+    out, out_conf = to_h36m17(coco, conf, source_format="coco17")
+    assert out_conf[J["head"]] == 0 and np.isnan(out[J["head"]]).all()
