@@ -302,15 +302,22 @@ def _loggable(args: TrainingArguments) -> dict:
     return {k: v if isinstance(v, int | float | str | bool) else str(v) for k, v in asdict(args).items()}
 
 
-def _lifter_for(args: LifterTrainingArguments, flow: PoseFlowPrior) -> ElePoseLifter:
-    """A new lifter sharing the flow's normalization, or the ``init_from`` model to fine-tune."""
-    if args.init_from:
-        lifter = ElePoseLifter.from_pretrained(args.init_from)
-        for name, value in args.lifter_config.items():
-            setattr(lifter.config, name, value)
-        return lifter
-    shared = {k: getattr(flow.config, k) for k in ("normalization", "normalization_scale", "normalized_head_length")}
-    return ElePoseLifter(ElePoseConfig(**(shared | dict(args.lifter_config))))
+def _lifter_for(args: LifterTrainingArguments, flow: PoseFlowPrior, keypoints: torch.Tensor) -> ElePoseLifter:
+    """A new lifter, or the ``init_from`` model to fine-tune, normalizing like the flow at this data's scale.
+
+    The normalization constant is re-measured on the training poses (``keypoints`` ``(N, J, 2)``), so a model
+    fine-tuned on images of another resolution maps them to the same normalized space as the flow.
+    """
+    settings = {k: getattr(flow.config, k) for k in ("normalization", "normalized_head_length")}
+    settings |= {"normalization_scale": dataset_scale(keypoints)} | dict(args.lifter_config)
+    if not args.init_from:
+        return ElePoseLifter(ElePoseConfig(**settings))
+    lifter = ElePoseLifter.from_pretrained(args.init_from)
+    if settings.get("hidden_size", lifter.config.hidden_size) != lifter.config.hidden_size:
+        raise ValueError(f"--hidden-size cannot change the width of the --init-from model {args.init_from}")
+    for name, value in settings.items():
+        setattr(lifter.config, name, value)
+    return lifter
 
 
 def train_lifter(args: LifterTrainingArguments) -> ElePoseLifter:
@@ -321,7 +328,7 @@ def train_lifter(args: LifterTrainingArguments) -> ElePoseLifter:
     flow = PoseFlowPrior.from_pretrained(args.flow).to(accelerator.device).eval().requires_grad_(False)
     keypoints = torch.from_numpy(_keypoints(args.train, args.max_train_poses)["keypoints_2d"])
     validation = {Path(source).stem: _keypoints(source, require_3d=True) for source in args.val}
-    lifter = _lifter_for(args, flow)
+    lifter = _lifter_for(args, flow, keypoints)
     poses = lifter.normalize(keypoints)
     objective = ElePoseObjective(lifter, flow)
     optimizer = _adam(lifter.parameters(), args)
