@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import pickle
 import re
 import sys
 from collections.abc import Mapping
@@ -21,10 +20,19 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from elepose_hf import PoseFlowConfig, PoseFlowPrior
-from elepose_hf.skeleton import AUTHORS_ORDER, NUM_JOINTS
+if __package__ in (None, ""):  # run as a script: make the repository root importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-H36M_NORMALIZATION_SCALE = 145.5329587164913  # mean root-to-head distance of Human3.6M 2D poses, pixels
+from conversion._checkpoint import (  # noqa: E402
+    H36M_NORMALIZATION_SCALE,
+    StateDictSource,
+    authors_index,
+    check_keys,
+    load_state_dict,
+)
+from elepose_hf import PoseFlowConfig, PoseFlowPrior  # noqa: E402
+from elepose_hf.skeleton import NUM_JOINTS  # noqa: E402
+
 NO_PCA_MESSAGE = (
     "the authors never released the PCA basis their flow was trained on, and the flow is meaningless without "
     "it (it models PCA coefficients of normalized 2D poses, not the poses themselves). Supply one with --pca: "
@@ -35,21 +43,6 @@ NO_PCA_MESSAGE = (
 )
 _BLOCK_INDEX = re.compile(r"module_list\.(\d+)\.")
 
-StateDictSource = Mapping[str, torch.Tensor] | str | os.PathLike
-
-
-def load_state_dict(source: StateDictSource) -> dict[str, torch.Tensor]:
-    """A state_dict given as a mapping, or read from a ``.pt`` file (tensors only: ``weights_only=True``)."""
-    state = source
-    if isinstance(source, (str, os.PathLike)):
-        try:
-            state = torch.load(source, map_location="cpu", weights_only=True)
-        except (pickle.UnpicklingError, RuntimeError, EOFError) as err:
-            raise ValueError(f"{source}: not a tensors-only PyTorch checkpoint ({err})") from err
-    if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise ValueError(f"{source}: expected a plain state_dict (a mapping of names to tensors), got {type(state)}")
-    return dict(state)
-
 
 def _require(state: Mapping[str, torch.Tensor], key: str, ndim: int) -> torch.Tensor:
     """``state[key]``, or a ``ValueError`` naming the key if it is absent or not ``ndim``-dimensional."""
@@ -58,26 +51,6 @@ def _require(state: Mapping[str, torch.Tensor], key: str, ndim: int) -> torch.Te
     if state[key].ndim != ndim:
         raise ValueError(f"not the authors' flow layout: {key!r} has shape {tuple(state[key].shape)}, expected {ndim}D")
     return state[key]
-
-
-def check_keys(found: Mapping[str, torch.Tensor], expected: Mapping[str, torch.Tensor], layout: str) -> None:
-    """Raise a ``ValueError`` naming the missing and unexpected keys, or the first mismatched shapes."""
-    missing = [key for key in expected if key not in found]
-    unexpected = [key for key in found if key not in expected]
-    if missing or unexpected:
-        raise ValueError(f"not the {layout} layout: missing keys {missing}, unexpected keys {unexpected}")
-    wrong = [
-        f"{key}: {tuple(found[key].shape)} (expected {tuple(value.shape)})"
-        for key, value in expected.items()
-        if found[key].shape != value.shape
-    ]
-    if wrong:
-        raise ValueError(f"not the {layout} layout: wrong shapes {wrong}")
-
-
-def authors_index() -> torch.Tensor:
-    """For each entry ``j * 2 + c`` of this library's flat pose, its index ``c * 17 + j_auth`` in the authors'."""
-    return torch.tensor([c * NUM_JOINTS + AUTHORS_ORDER[j] for j in range(NUM_JOINTS) for c in range(2)])
 
 
 def _flow_without_pca(source: StateDictSource, normalization_scale: float) -> PoseFlowPrior:

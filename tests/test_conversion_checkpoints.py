@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,15 +12,12 @@ from torch import nn
 from transformers import AutoModel
 
 import elepose_hf  # noqa: F401  (registers the models with AutoModel)
+from conversion import convert_official_flow as flow_converter
+from conversion import convert_official_lifter as lifter_converter
 from elepose_hf import ElePoseLifter, PoseFlowConfig, PoseFlowPrior
 from elepose_hf.skeleton import AUTHORS_ORDER
 
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
-from conversion import convert_official_flow as flow_converter  # noqa: E402
-from conversion import convert_official_lifter as lifter_converter  # noqa: E402
 
 OFFICIAL_FLOW = REPO.parent / "shared" / "official" / "model_inn_h36m_17j_pretrain_inn_gt_pca_bases_26_headnorm.pt"
 HIDDEN = 64  # lifter width in these tests (the converter infers it)
