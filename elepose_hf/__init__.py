@@ -3,7 +3,9 @@
 from transformers import AutoConfig, AutoModel
 
 from .configuration_elepose import ElePoseConfig, PoseFlowConfig
+from .keypoint_io import KeypointSet, read_keypoints
 from .modeling_elepose import ElePoseLifter, ElePoseLifterOutput, PoseFlowOutput, PoseFlowPrior
+from .pipeline import ElePosePipeline, LiftResult
 
 for _config, _model in ((ElePoseConfig, ElePoseLifter), (PoseFlowConfig, PoseFlowPrior)):
     AutoConfig.register(_config.model_type, _config, exist_ok=True)
@@ -15,6 +17,10 @@ for _config, _model in ((ElePoseConfig, ElePoseLifter), (PoseFlowConfig, PoseFlo
 __version__ = "0.1.0"
 __all__ = [
     "ElePoseConfig",
+    "ElePosePipeline",
+    "KeypointSet",
+    "LiftResult",
+    "read_keypoints",
     "ElePoseLifter",
     "ElePoseLifterOutput",
     "PoseFlowConfig",

@@ -124,6 +124,12 @@ def _lift(args: argparse.Namespace) -> None:
     print(f"{args.input}: {len(result)} poses{note}, mean nll {mean_nll} -> {args.output}")
 
 
+def _push_to_hub(args: argparse.Namespace) -> None:
+    from .model_dir import push_model_dir
+
+    print(push_model_dir(args.model, args.repo_id, model_card=args.model_card, private=args.private))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="elepose", description="ElePose: unsupervised 2D-to-3D human pose lifting")
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -155,6 +161,13 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("datasets", nargs="+", help=DATA_HELP)
     evaluate.add_argument("--json", action="store_true", help="print JSON instead of a table")
     evaluate.set_defaults(handler=_evaluate)
+
+    push = commands.add_parser("push-to-hub", help="upload a model directory (lifter + flow/ + model card)")
+    push.add_argument("model", help="model directory (lifter + flow/)")
+    push.add_argument("repo_id", help="Hub repository, e.g. user/elepose-mine")
+    push.add_argument("--model-card", default=None, help="markdown uploaded as README.md (e.g. MODEL_CARD.md)")
+    push.add_argument("--private", action="store_true")
+    push.set_defaults(handler=_push_to_hub)
 
     lift = commands.add_parser("lift", help="lift 2D keypoints (files or an image) to 3D with a trained model")
     lift.add_argument(

@@ -29,11 +29,11 @@ from .data import load_poses, pose_arrays, validate_poses
 from .geometry import root_to_head_distance
 from .losses import ElePoseObjective
 from .metrics import pose_metrics
+from .model_dir import load_model_dir, save_model_dir
 from .modeling_elepose import ElePoseLifter, PoseFlowPrior
 
 logger = logging.getLogger(__name__)
 
-FLOW_SUBFOLDER = "flow"
 CHECKPOINTS = "checkpoints"
 STATE_FILE = "loop_state.json"
 
@@ -139,38 +139,6 @@ def _save_checkpoint(accelerator: Accelerator, output_dir: Path, loop_state: dic
         for stale in older[: max(0, len(older) - keep + 1)]:
             shutil.rmtree(stale)
     accelerator.wait_for_everyone()
-
-
-def publish(partial: Path, directory: Path) -> None:
-    """Move every entry of the fully written folder ``partial`` into ``directory``, one atomic rename each.
-
-    Other entries of ``directory`` (checkpoints, logs) stay; a replaced sub-folder is renamed away before removal.
-    """
-    directory.mkdir(parents=True, exist_ok=True)
-    for entry in sorted(partial.iterdir()):
-        target = directory / entry.name
-        if target.is_dir():
-            stale = directory / f".old-{entry.name}"
-            shutil.rmtree(stale, ignore_errors=True)
-            os.replace(target, stale)
-            os.replace(entry, target)
-            shutil.rmtree(stale)
-        else:
-            os.replace(entry, target)
-    partial.rmdir()
-
-
-def save_model_dir(lifter: ElePoseLifter | None, flow: PoseFlowPrior, directory: Path) -> None:
-    """Write a model directory: the lifter at its root and the flow in ``flow/``, or the flow alone at the root."""
-    directory = Path(directory)
-    partial = directory.parent / f".partial-{directory.name}"
-    shutil.rmtree(partial, ignore_errors=True)
-    if lifter is None:
-        flow.save_pretrained(partial)
-    else:
-        lifter.save_pretrained(partial)
-        flow.save_pretrained(partial / FLOW_SUBFOLDER)
-    publish(partial, directory)
 
 
 def _accelerator(args: TrainingArguments) -> Accelerator:
@@ -374,13 +342,6 @@ def _store_elevation_distribution(lifter: ElePoseLifter, poses: torch.Tensor, ma
     lifter.train(was_training)
     lifter.config.elevation_mean = float(elevation.mean())
     lifter.config.elevation_std = float(elevation.std())
-
-
-def load_model_dir(directory: str | Path) -> tuple[ElePoseLifter, PoseFlowPrior]:
-    """Lifter and flow of a model directory written by [`save_model_dir`]."""
-    lifter = ElePoseLifter.from_pretrained(directory)
-    flow = PoseFlowPrior.from_pretrained(directory, subfolder=FLOW_SUBFOLDER)
-    return lifter.eval(), flow.eval()
 
 
 METRIC_LABELS = {

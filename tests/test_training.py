@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from elepose_hf.cli import main
-from elepose_hf.training import load_model_dir
+from elepose_hf.model_dir import load_model_dir
 
 TINY_FLOW = ["--hidden-size", "32", "--blocks", "2", "--pca-components", "12"]
 QUIET = ["--no-progress", "--log-with", "none"]
@@ -113,3 +113,26 @@ def test_nan_rows_are_named(tmp_path, bench_subset, capsys):
     assert main(["train-flow", "--train", str(bad), "--output", str(tmp_path / "out"), *QUIET]) == 2
     error = capsys.readouterr().err
     assert "keypoints_2d" in error and "3" in error and "7" in error
+
+
+def test_push_to_hub_uploads_the_model_directory_and_card(tmp_path, bench_subset, monkeypatch):
+    import huggingface_hub
+
+    train, _ = bench_subset
+    _train_flow(train, tmp_path / "flow")
+    args = ["train-lifter", "--train", str(train), "--flow", str(tmp_path / "flow"), "--output", str(tmp_path / "m")]
+    assert main(args + ["--epochs", "1", "--batch-size", "64", "--hidden-size", "16", *QUIET]) == 0
+    card = tmp_path / "card.md"
+    card.write_text("---\nlibrary_name: elepose-hf\n---\n# card\n")
+    calls = []
+
+    def record(name):
+        return lambda self, *a, **k: calls.append((name, a, k)) or f"https://hub/{name}"
+
+    for name in ("create_repo", "upload_folder", "upload_file"):
+        monkeypatch.setattr(huggingface_hub.HfApi, name, record(name))
+    assert main(["push-to-hub", str(tmp_path / "m"), "me/elepose", "--model-card", str(card)]) == 0
+    (_, create_args, _), (_, _, folder), (_, _, file) = calls
+    assert create_args == ("me/elepose",) and folder["folder_path"] == str(tmp_path / "m")
+    assert "checkpoints/*" in folder["ignore_patterns"] and file["path_in_repo"] == "README.md"
+    assert main(["push-to-hub", str(tmp_path / "flow"), "me/elepose"]) == 2  # a flow alone is not a model directory
