@@ -60,10 +60,15 @@ class ElePoseConfig(_PoseConfigMixin, PretrainedConfig):
         normalization_scale (`float`, *optional*): mean root-to-head distance of the training poses in input
             units (pixels); set by training.
         normalized_head_length (`float`, defaults to 0.1): root-to-head distance after normalization (``1/D``).
+        initial_elevation (`float`, defaults to 0.0): bias of the elevation head at initialization, radians.
         elevation_mean (`float`, *optional*), elevation_std (`float`, *optional*): the learned camera elevation
             distribution ``N(mean, std)`` over the training set, radians; set by training.
         use_elevation (`bool`, defaults to `True`): undo the predicted elevation and sample virtual elevations from
             the learned distribution; `False` is Table 5's ablation with a fixed uniform elevation prior.
+        elevation_statistics_gradient (`bool`, defaults to `True`): backpropagate through the batch mean and std
+            of the predicted elevations when sampling virtual elevations (the paper's reparametrization). With
+            `False` they are constants of the step, so the likelihood cannot pull every prediction to the flow's
+            mode; each elevation is then trained by the levelling alone.
         fixed_elevation_range (`float`, defaults to pi/9): half-width of that uniform prior, radians.
         reference_bone_lengths (`list[float]`): mean relative bone lengths of the bone prior (Human3.6M).
         bone_std (`float`, defaults to 1/sqrt(2)): standard deviation of the bone prior; 1/sqrt(2) makes its
@@ -88,9 +93,11 @@ class ElePoseConfig(_PoseConfigMixin, PretrainedConfig):
         normalization: str = "dataset",
         normalization_scale: float | None = None,
         normalized_head_length: float = 0.1,
+        initial_elevation: float = 0.0,
         elevation_mean: float | None = None,
         elevation_std: float | None = None,
         use_elevation: bool = True,
+        elevation_statistics_gradient: bool = True,
         fixed_elevation_range: float = math.pi / 9,
         reference_bone_lengths: list[float] | None = None,
         bone_std: float = 1 / math.sqrt(2),
@@ -110,9 +117,11 @@ class ElePoseConfig(_PoseConfigMixin, PretrainedConfig):
         self.fix_root_depth = fix_root_depth
         self.depth_offset = depth_offset
         self.min_depth = min_depth
+        self.initial_elevation = initial_elevation
         self.elevation_mean = elevation_mean
         self.elevation_std = elevation_std
         self.use_elevation = use_elevation
+        self.elevation_statistics_gradient = elevation_statistics_gradient
         self.fixed_elevation_range = fixed_elevation_range
         self.reference_bone_lengths = list(reference_bone_lengths or REFERENCE_RELATIVE_BONE_LENGTHS)
         if len(self.reference_bone_lengths) != len(BONES):

@@ -100,12 +100,14 @@ def sample_virtual_cameras(
     learned_elevation: bool = True,
     fixed_elevation_range: float = math.pi / 9,
     generator: torch.Generator | None = None,
+    statistics_gradient: bool = True,
 ) -> torch.Tensor:
     """Draw one virtual camera per pose: rotation ``(B, 3, 3)`` for predicted ``elevation`` ``(B,)``.
 
     Azimuth is uniform in ``[-pi, pi]``. With ``learned_elevation`` the new elevation is drawn by
     reparametrization from ``N(mean, std)`` of the batch's predicted elevations (Eqs. 5-6), so gradients reach the
-    elevation branch; otherwise the predicted elevation is not undone and the new one is uniform in
+    elevation branch (``statistics_gradient=False`` treats mean and std as constants); otherwise the predicted
+    elevation is not undone and the new one is uniform in
     ``[-fixed_elevation_range, fixed_elevation_range]`` (the prior of earlier work, Table 5's ablation).
     """
     batch = elevation.shape[0]
@@ -115,8 +117,9 @@ def sample_virtual_cameras(
         new_elevation = (uniform[1] * 2.0 - 1.0) * fixed_elevation_range
         return virtual_camera_rotation(torch.zeros_like(elevation), azimuth, new_elevation)
     noise = torch.randn(batch, generator=generator, device=elevation.device, dtype=elevation.dtype)
-    std = elevation.std() if batch > 1 else elevation.new_zeros(())
-    new_elevation = elevation.mean() + std * noise
+    statistics = elevation if statistics_gradient else elevation.detach()
+    std = statistics.std() if batch > 1 else elevation.new_zeros(())
+    new_elevation = statistics.mean() + std * noise
     return virtual_camera_rotation(elevation, azimuth, new_elevation)
 
 

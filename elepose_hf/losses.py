@@ -69,7 +69,11 @@ def elepose_losses(
     config = lifter.config
     lifted = lifter(keypoints_2d)
     rotation = sample_virtual_cameras(
-        lifted.elevation, config.use_elevation, config.fixed_elevation_range, generator
+        lifted.elevation,
+        config.use_elevation,
+        config.fixed_elevation_range,
+        generator,
+        config.elevation_statistics_gradient,
     )  # (B, 3, 3)
     rotated = rotate(lifted.keypoints_3d, rotation)  # (B, J, 3)
     virtual_2d = project_at_depth(rotated, config.depth_offset)  # (B, J, 2)

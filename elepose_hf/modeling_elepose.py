@@ -93,6 +93,7 @@ class ElePoseLifter(_PosePreTrainedModel):
         self.depth_head = nn.Linear(width, joints)
         self.elevation_branch = nn.Sequential(*[ResidualBlock(width, slope) for _ in range(config.num_branch_blocks)])
         self.elevation_head = nn.Linear(width, 1)
+        nn.init.constant_(self.elevation_head.bias, config.initial_elevation)
         self.post_init()
 
     def forward(

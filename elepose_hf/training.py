@@ -145,6 +145,8 @@ def _accelerator(args: TrainingArguments) -> Accelerator:
     log_with = args.log_with if args.log_with not in (None, "none") else None
     accelerator = Accelerator(mixed_precision=args.mixed_precision, log_with=log_with, project_dir=args.output_dir)
     set_seed(args.seed)
+    # Denormal floats appear in the flow as its scales adapt and slow CPU steps several-fold: flush them to zero.
+    torch.set_flush_denormal(True)
     return accelerator
 
 

@@ -100,3 +100,12 @@ def test_zero_scale_pose_is_refused():
     poses[0] = torch.randn(17, 2)
     with pytest.raises(ValueError, match=r"zero root-to-head distance \(rows \[1, 2\]\)"):
         normalize_keypoints(poses, None, head_length=0.1)
+
+
+@pytest.mark.parametrize("statistics_gradient", [True, False])
+def test_elevation_statistics_gradient_switch(statistics_gradient, generator):
+    elevation = (0.2 + 0.05 * torch.randn(32, generator=generator)).requires_grad_()
+    rotation = sample_virtual_cameras(elevation, generator=generator, statistics_gradient=statistics_gradient)
+    # R R_x(e) = R~_e R_a depends on the predicted elevations only through their batch mean and std
+    (rotation @ rotation_x(elevation)).sum().backward()
+    assert (elevation.grad.abs().sum() > 0) is statistics_gradient
