@@ -108,4 +108,4 @@ def test_elevation_statistics_gradient_switch(statistics_gradient, generator):
     rotation = sample_virtual_cameras(elevation, generator=generator, statistics_gradient=statistics_gradient)
     # R R_x(e) = R~_e R_a depends on the predicted elevations only through their batch mean and std
     (rotation @ rotation_x(elevation)).sum().backward()
-    assert (elevation.grad.abs().sum() > 0) is statistics_gradient
+    assert bool(elevation.grad.abs().sum() > 1e-6) is statistics_gradient
