@@ -104,7 +104,7 @@ def test_zero_scale_pose_is_refused():
 
 @pytest.mark.parametrize("statistics_gradient", [True, False])
 def test_elevation_statistics_gradient_switch(statistics_gradient, generator):
-    elevation = (0.2 + 0.05 * torch.randn(32, generator=generator)).requires_grad_()
+    elevation = (0.2 + 0.05 * torch.randn(32, generator=generator, dtype=torch.float64)).requires_grad_()
     rotation = sample_virtual_cameras(elevation, generator=generator, statistics_gradient=statistics_gradient)
     # R R_x(e) = R~_e R_a depends on the predicted elevations only through their batch mean and std
     (rotation @ rotation_x(elevation)).sum().backward()
