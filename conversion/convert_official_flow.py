@@ -86,13 +86,16 @@ def convert_official_flow(
     state_dict_or_path: StateDictSource,
     pca_mean: np.ndarray | torch.Tensor | None,
     pca_components: np.ndarray | torch.Tensor | None,
+    pca_explained_variance: np.ndarray | torch.Tensor | None = None,
     normalization_scale: float = H36M_NORMALIZATION_SCALE,
 ) -> PoseFlowPrior:
     """The authors' flow as a ``PoseFlowPrior`` with a PCA given in the authors' layout.
 
     ``pca_mean`` ``(34,)`` and ``pca_components`` ``(k >= 26, 34)`` index the flat pose as ``c * 17 + j_auth``
     (authors' joint order, all u then all v), as scikit-learn's ``PCA.mean_`` / ``components_`` fitted on their
-    poses; the first 26 components are used. Raises ``ValueError`` without a PCA or for a wrong layout.
+    poses; the first 26 components are used. ``pca_explained_variance`` (``PCA.explained_variance_``) gives the
+    coefficient spread the pipeline's pose completion relies on (``pca_std``; 1 when absent). Raises
+    ``ValueError`` without a PCA or for a wrong layout.
     """
     if pca_mean is None or pca_components is None:
         raise ValueError(NO_PCA_MESSAGE)
@@ -110,6 +113,8 @@ def convert_official_flow(
     index = authors_index()
     model.pca_mean.copy_(mean[index])
     model.pca_components.copy_(components[:size, index])
+    if pca_explained_variance is not None:
+        model.pca_std.copy_(torch.as_tensor(np.asarray(pca_explained_variance))[:size].sqrt())
     return model
 
 
@@ -125,8 +130,9 @@ def convert_official_flow_fitting_pca(
     return model
 
 
-def read_authors_pca(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray] | None:
-    """``(mean, components)`` of an authors'-layout PCA ``.npz``, or None if ``path`` is no such file."""
+def read_authors_pca(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, np.ndarray | None] | None:
+    """``(mean, components, explained_variance or None)`` of an authors'-layout PCA ``.npz``, or None if ``path``
+    is no such file."""
     if Path(path).suffix.lower() != ".npz" or not Path(path).is_file():
         return None
     with np.load(path) as npz:
@@ -134,7 +140,8 @@ def read_authors_pca(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray] |
             return None
         if "mean" not in npz.files:
             raise ValueError(f"{path}: PCA .npz has 'components' but no 'mean'; keys: {npz.files}")
-        return npz["mean"], npz["components"]
+        variance = npz["explained_variance"] if "explained_variance" in npz.files else None
+        return npz["mean"], npz["components"], variance
 
 
 def complete_poses(source: str, split: str | None = None) -> np.ndarray:

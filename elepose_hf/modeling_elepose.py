@@ -211,7 +211,7 @@ class PoseFlowPrior(_PosePreTrainedModel):
         self.blocks = nn.ModuleList([AffineCouplingBlock(config, size, generator) for _ in range(config.num_blocks)])
         self.register_buffer("pca_mean", torch.zeros(coords))
         self.register_buffer("pca_components", torch.eye(coords)[:size].clone())
-        self.register_buffer("pca_scale", torch.ones(size))
+        self.register_buffer("pca_std", torch.ones(size))  # std of each PCA coefficient over the fitted poses
         self.post_init()
 
     @torch.no_grad()
@@ -219,8 +219,9 @@ class PoseFlowPrior(_PosePreTrainedModel):
         """Fit the PCA on normalized 2D poses ``(N, J, 2)``; return the explained-variance ratio of each component.
 
         Components are ordered by variance with scikit-learn's sign convention. Without PCA
-        (``num_pca_components=None``) the basis stays the identity and the mean zero. With ``whiten`` the
-        coefficients are divided by their standard deviations (``pca_scale``), so the flow starts near its target.
+        (``num_pca_components=None``) the basis stays the identity and the mean zero. The standard deviation of
+        each coefficient is stored too (``pca_std``: the pipeline's pose model; the flow's input scale with
+        ``whiten``).
         """
         _check_keypoints(keypoints_2d, self.config.num_joints)
         if keypoints_2d.shape[0] < 2 * self.config.num_joints:
@@ -234,20 +235,22 @@ class PoseFlowPrior(_PosePreTrainedModel):
         if self.config.num_pca_components is not None:
             self.pca_mean.copy_(mean)
             self.pca_components.copy_((vh * signs)[:size])
-        if self.config.whiten:
-            coefficients = (data - self.pca_mean.double()) @ self.pca_components.double().T  # (N, latent_size)
-            self.pca_scale.copy_(coefficients.std(dim=0).clamp(min=1e-8))
+        coefficients = (data - self.pca_mean.double()) @ self.pca_components.double().T  # (N, latent_size)
+        self.pca_std.copy_(coefficients.std(dim=0).clamp(min=1e-8))
         return (variance / variance.sum()).float()
 
+    def _input_scale(self) -> torch.Tensor:
+        """What the PCA coefficients are divided by before the flow: their std with ``whiten``, else 1."""
+        return self.pca_std if self.config.whiten else torch.ones_like(self.pca_std)
+
     def to_latent(self, keypoints_2d: torch.Tensor) -> torch.Tensor:
-        """(Whitened) PCA coefficients ``(B, latent_size)`` of normalized 2D poses ``(B, J, 2)``."""
-        return (keypoints_2d.flatten(1) - self.pca_mean) @ self.pca_components.T / self.pca_scale
+        """The flow's input ``(B, latent_size)``: PCA coefficients of normalized 2D poses ``(B, J, 2)``."""
+        return (keypoints_2d.flatten(1) - self.pca_mean) @ self.pca_components.T / self._input_scale()
 
     def from_latent(self, coefficients: torch.Tensor) -> torch.Tensor:
-        """Normalized 2D poses ``(B, J, 2)`` from (whitened) PCA coefficients ``(B, latent_size)``."""
-        return ((coefficients * self.pca_scale) @ self.pca_components + self.pca_mean).unflatten(
-            1, (self.config.num_joints, 2)
-        )
+        """Normalized 2D poses ``(B, J, 2)`` from the flow's input ``(B, latent_size)`` (inverse of `to_latent`)."""
+        pose = (coefficients * self._input_scale()) @ self.pca_components + self.pca_mean
+        return pose.unflatten(1, (self.config.num_joints, 2))
 
     def flow(self, coefficients: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Coefficients ``(B, latent_size)`` -> latent ``z`` ``(B, latent_size)`` and log-det ``(B,)``."""
@@ -267,7 +270,7 @@ class PoseFlowPrior(_PosePreTrainedModel):
         """Latent, log-det and log-density of normalized 2D poses ``(B, J, 2)``."""
         _check_keypoints(keypoints_2d, self.config.num_joints)
         latent, log_det = self.flow(self.to_latent(keypoints_2d))
-        log_det = log_det - torch.log(self.pca_scale).sum()  # density of the unwhitened PCA coefficients
+        log_det = log_det - torch.log(self._input_scale()).sum()  # density of the unwhitened PCA coefficients
         log_prob = log_det - 0.5 * latent.square().sum(dim=1) - 0.5 * latent.shape[1] * math.log(2 * math.pi)
         output = PoseFlowOutput(latent=latent, log_det=log_det, log_prob=log_prob)
         return output if return_dict is not False else output.to_tuple()

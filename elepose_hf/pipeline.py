@@ -193,7 +193,7 @@ class ElePosePipeline:
         self.lifter = lifter.to(self.device).eval()
         self.flow = flow.to(self.device).eval()
         mean = flow.pca_mean.double().cpu()  # (34,)
-        basis = (flow.pca_components.T * flow.pca_scale).double().cpu()  # (34, k): whitened coefficients -> pose
+        basis = (flow.pca_components.T * flow.pca_std).double().cpu()  # (34, k): whitened coefficients -> pose
         # Second-moment matrix (17, 17) of a normalized pose, summed over x and y: E[x_i . x_j].
         covariance = basis @ basis.T  # (34, 34)
         moment = covariance.view(NUM_JOINTS, 2, NUM_JOINTS, 2).diagonal(dim1=1, dim2=3).sum(-1)

@@ -58,7 +58,7 @@ def test_trained_flow_prefers_real_poses_to_shuffled_joints(generator):
     base = torch.randn(17, 2, generator=generator) * 0.05
     poses = base + 0.003 * torch.randn(512, 17, 2, generator=generator)
     poses = poses - poses[:, :1]
-    flow = PoseFlowPrior(PoseFlowConfig(num_pca_components=8, num_blocks=2, hidden_size=32))
+    flow = PoseFlowPrior(PoseFlowConfig(num_pca_components=8, num_blocks=2, hidden_size=32, whiten=True))
     flow.fit_pca(poses)
     optimizer = torch.optim.Adam(flow.parameters(), lr=1e-3)
     start = -flow.log_prob(poses).mean().item()

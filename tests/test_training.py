@@ -45,7 +45,7 @@ def test_two_stages_through_the_cli(tmp_path, bench_subset, capsys):
     lifter, flow = load_model_dir(tmp_path / "model")
     assert lifter.config.elevation_std > 0
     assert lifter.config.normalization_scale == pytest.approx(flow.config.normalization_scale)
-    assert flow.config.num_pca_components == 12 and not flow.pca_scale.eq(1).all()
+    assert flow.config.num_pca_components == 12 and not flow.pca_std.eq(1).all()
     assert (tmp_path / "model" / "best" / "flow" / "model.safetensors").is_file()
     output = lifter(lifter.normalize(torch.from_numpy(np.load(val)["keypoints_2d"][:5])))
     assert output.keypoints_3d.shape == (5, 17, 3) and torch.isfinite(output.keypoints_3d).all()
