@@ -31,6 +31,7 @@ def main() -> None:
     parser.add_argument("--bf16", action="store_true", help="run under CPU bf16 autocast")
     args = parser.parse_args()
     torch.manual_seed(0)
+    torch.set_flush_denormal(True)  # as training does
     poses = torch.randn(4096, 17, 2) * 0.03
     poses = poses - poses[:, :1]
     lifter = ElePoseLifter(ElePoseConfig())

@@ -60,7 +60,7 @@ from .skeleton import JOINT_NAMES, NUM_JOINTS, ROOT_JOINT, detect_format, to_h36
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "pretrained" / "elepose-cmu"
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "pretrained" / "elepose-bench"
 MIN_OBSERVED_JOINTS = 8
 COMPLETION_NOISE = 0.003
 REFERENCE_SAMPLES = 20_000

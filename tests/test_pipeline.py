@@ -374,10 +374,10 @@ def test_image_through_the_detector(pipeline):
     _assert_finite(result)
 
 
-def test_default_model_and_hub_layout(model_dir, tmp_path):
-    if not DEFAULT_MODEL_DIR.is_dir():
-        with pytest.raises(ValueError, match="bundled model is not installed"):
-            ElePosePipeline.from_pretrained()
+def test_default_model_and_hub_layout(model_dir, tmp_path, monkeypatch):
+    monkeypatch.setattr("elepose_hf.pipeline.DEFAULT_MODEL_DIR", tmp_path / "absent")
+    with pytest.raises(ValueError, match="bundled model is not installed"):
+        ElePosePipeline.from_pretrained()
     with pytest.raises(ValueError, match="cannot load an ElePose model"):
         ElePosePipeline.from_pretrained(tmp_path / "nothing-here")
     lifter, flow = ElePoseLifter.from_pretrained(model_dir), PoseFlowPrior.from_pretrained(model_dir, subfolder="flow")
@@ -418,3 +418,15 @@ def test_cli_lift_reports_errors(model_dir, tmp_path, capsys):
     assert "nothing.npz: no such file" in capsys.readouterr().err
     assert main(["lift", str(tmp_path / "nothing.npz"), "--model", str(model_dir), "--output", "out.txt"]) == 2
     assert "results are written as .npz or .json" in capsys.readouterr().err
+
+
+def test_bundled_model_lifts_the_example_and_carries_its_card():
+    pipeline = ElePosePipeline.from_pretrained(device="cpu")
+    example = Path(__file__).resolve().parents[1] / "spaces_demo" / "examples" / "cmu_four_people.npz"
+    result = pipeline(str(example), num_projections=20)
+    assert result.keypoints_3d_upright.shape == (4, 17, 3) and np.isfinite(result.keypoints_3d_upright).all()
+    assert np.isfinite(result.nll).all() and ((result.plausibility > 0) & (result.plausibility < 1)).all()
+    heights = result.keypoints_3d_upright[:, 10, 1] - result.keypoints_3d_upright[:, [3, 6], 1].max(axis=1)
+    assert (heights < -1.0).all()  # the head is well above the ankles (y points down) in the levelled pose
+    card = (Path(__file__).resolve().parents[1] / "MODEL_CARD.md").read_text()
+    assert (DEFAULT_MODEL_DIR / "README.md").read_text() == card
