@@ -7,9 +7,28 @@ this angle).
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
 
 import torch
+
+
+def float32_under_autocast(function: Callable) -> Callable:
+    """Run ``function`` with autocast switched off on its tensors' device.
+
+    Under mixed precision, autocast would run rotations, projections and the flow's density in bf16 (8 bits of
+    mantissa: a depth near 10 resolves to 0.06); those stay float32, and only the lifter's large matrix products
+    use the lower precision. ``function``'s first tensor argument names the device.
+    """
+
+    @functools.wraps(function)
+    def run(*args, **kwargs):
+        device = next(a for a in (*args, *kwargs.values()) if isinstance(a, torch.Tensor)).device
+        with torch.autocast(device.type, enabled=False):
+            return function(*args, **kwargs)
+
+    return run
 
 
 def _matrix(rows: list[list[torch.Tensor]]) -> torch.Tensor:
@@ -83,6 +102,7 @@ def normalize_keypoints(
     return centred * (head_length / scale)
 
 
+@float32_under_autocast
 def virtual_camera_rotation(
     elevation: torch.Tensor, azimuth: torch.Tensor, new_elevation: torch.Tensor
 ) -> torch.Tensor:
@@ -123,6 +143,7 @@ def sample_virtual_cameras(
     return virtual_camera_rotation(elevation, azimuth, new_elevation)
 
 
+@float32_under_autocast
 def rotate(points: torch.Tensor, rotation: torch.Tensor) -> torch.Tensor:
     """Apply rotations ``(B, 3, 3)`` to poses ``(B, J, 3)`` (column-vector convention)."""
     return points @ rotation.transpose(-1, -2)

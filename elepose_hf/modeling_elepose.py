@@ -11,7 +11,7 @@ from transformers import PreTrainedModel
 from transformers.utils import ModelOutput
 
 from .configuration_elepose import ElePoseConfig, PoseFlowConfig
-from .geometry import normalize_keypoints, root_centre, unproject
+from .geometry import float32_under_autocast, normalize_keypoints, root_centre, unproject
 
 
 def _check_keypoints(keypoints_2d: torch.Tensor, num_joints: int, name: str = "keypoints_2d") -> None:
@@ -103,13 +103,15 @@ class ElePoseLifter(_PosePreTrainedModel):
         elevation branch (the training cycle does not use it)."""
         _check_keypoints(keypoints_2d, self.config.num_joints)
         trunk = self.shared(self.input_act(self.upscale(keypoints_2d.flatten(1))))  # (B, width)
-        offsets = self.depth_head(self.depth_branch(trunk))  # (B, J)
+        offsets = self.depth_head(self.depth_branch(trunk)).float()  # (B, J); float32 under mixed precision
         if self.config.fix_root_depth:
             offsets = nn.functional.pad(offsets[:, 1:], (1, 0))
         depth = offsets + self.config.depth_offset
         if self.training:
             depth = depth.clamp(min=self.config.min_depth)
-        elevation = self.elevation_head(self.elevation_branch(trunk)).squeeze(-1) if predict_elevation else None
+        elevation = None
+        if predict_elevation:
+            elevation = self.elevation_head(self.elevation_branch(trunk)).squeeze(-1).float()
         keypoints_3d = root_centre(unproject(keypoints_2d, depth))  # (B, J, 3)
         output = ElePoseLifterOutput(keypoints_3d=keypoints_3d, depth=depth, elevation=elevation)
         return output if return_dict is not False else output.to_tuple()
@@ -266,6 +268,7 @@ class PoseFlowPrior(_PosePreTrainedModel):
             latent = block.inverse(latent)
         return latent
 
+    @float32_under_autocast
     def forward(self, keypoints_2d: torch.Tensor, return_dict: bool | None = None) -> PoseFlowOutput:
         """Latent, log-det and log-density of normalized 2D poses ``(B, J, 2)``."""
         _check_keypoints(keypoints_2d, self.config.num_joints)
