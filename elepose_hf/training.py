@@ -150,8 +150,8 @@ def _accelerator(args: TrainingArguments) -> Accelerator:
     return accelerator
 
 
-def _adam(parameters, args: TrainingArguments) -> torch.optim.Adam:
-    """Adam with L2 weight decay as in the paper, as one fused kernel over all tensors."""
+def adam_optimizer(parameters, args: TrainingArguments) -> torch.optim.Adam:
+    """Adam with L2 weight decay as in the paper, as one fused kernel over all tensors (``args``' lr and decay)."""
     return torch.optim.Adam(parameters, lr=args.learning_rate, weight_decay=args.weight_decay, fused=True)
 
 
@@ -231,7 +231,7 @@ def train_flow(args: FlowTrainingArguments) -> PoseFlowPrior:
     if flow.config.num_pca_components:
         kept = float(explained[: flow.config.num_pca_components].sum())
         accelerator.print(f"PCA: {flow.config.num_pca_components} components keep {kept:.4%} of the variance")
-    optimizer = _adam(flow.parameters(), args)
+    optimizer = adam_optimizer(flow.parameters(), args)
     scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=list(args.lr_milestones), gamma=0.1)
     model, optimizer, scheduler = accelerator.prepare(flow, optimizer, scheduler)
     accelerator.init_trackers("elepose-flow", config=_loggable(args))
@@ -248,14 +248,19 @@ def train_flow(args: FlowTrainingArguments) -> PoseFlowPrior:
 
 
 @torch.no_grad()
-def predict(lifter: ElePoseLifter, keypoints_2d: torch.Tensor, batch_size: int = 8192) -> tuple[torch.Tensor, ...]:
-    """Lift pixel 2D poses ``(N, J, 2)`` in eval mode: ``(keypoints_3d (N, J, 3), elevation (N,))``."""
+def _lift_normalized(lifter: ElePoseLifter, poses: torch.Tensor, batch_size: int = 8192) -> tuple[torch.Tensor, ...]:
+    """Lift normalized 2D poses ``(N, J, 2)`` in eval mode, in chunks: ``(keypoints_3d (N, J, 3), elevation (N,))``."""
     was_training = lifter.training
     lifter.eval()
     device = next(lifter.parameters()).device
-    outputs = [lifter(lifter.normalize(chunk.to(device))) for chunk in keypoints_2d.split(batch_size)]
+    outputs = [lifter(chunk.to(device)) for chunk in poses.split(batch_size)]
     lifter.train(was_training)
     return torch.cat([o.keypoints_3d for o in outputs]).cpu(), torch.cat([o.elevation for o in outputs]).cpu()
+
+
+def predict(lifter: ElePoseLifter, keypoints_2d: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """Lift pixel 2D poses ``(N, J, 2)`` in eval mode: ``(keypoints_3d (N, J, 3), elevation (N,))``."""
+    return _lift_normalized(lifter, lifter.normalize(keypoints_2d))
 
 
 def evaluate_lifter(lifter: ElePoseLifter, arrays: dict[str, np.ndarray]) -> dict[str, float]:
@@ -301,7 +306,7 @@ def train_lifter(args: LifterTrainingArguments) -> ElePoseLifter:
     lifter = _lifter_for(args, flow, keypoints)
     poses = lifter.normalize(keypoints)
     objective = ElePoseObjective(lifter, flow)
-    optimizer = _adam(lifter.parameters(), args)
+    optimizer = adam_optimizer(lifter.parameters(), args)
     scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=args.lr_decay)
     model, optimizer, scheduler = accelerator.prepare(objective, optimizer, scheduler)
     accelerator.init_trackers("elepose-lifter", config=_loggable(args))
@@ -334,14 +339,10 @@ def train_lifter(args: LifterTrainingArguments) -> ElePoseLifter:
     return lifter
 
 
-@torch.no_grad()
 def _store_elevation_distribution(lifter: ElePoseLifter, poses: torch.Tensor, max_poses: int) -> None:
     """Record mean and std of the predicted elevation over (a fixed subset of) the training poses in the config."""
-    was_training = lifter.training
-    lifter.eval()
     subset = poses[torch.randperm(len(poses), generator=torch.Generator().manual_seed(0))[:max_poses]]
-    elevation = torch.cat([lifter(chunk).elevation for chunk in subset.split(8192)]).double()
-    lifter.train(was_training)
+    elevation = _lift_normalized(lifter, subset)[1].double()
     lifter.config.elevation_mean = float(elevation.mean())
     lifter.config.elevation_std = float(elevation.std())
 
