@@ -27,7 +27,8 @@ def _add_training_arguments(parser: argparse.ArgumentParser, epochs: int, learni
         "--mixed-precision",
         choices=["no", "bf16", "fp16"],
         default=None,
-        help="autocast precision (bf16 also on CPU); default: accelerate launch's setting, else no",
+        help="autocast precision of the lifter's matrix products (bf16 also on CPU; geometry and flow stay "
+        "float32); default: accelerate launch's setting, else no",
     )
     parser.add_argument("--max-train-poses", type=int, default=None, help="use only the first N training poses")
     parser.add_argument("--log-with", default="tensorboard", help="accelerate tracker, or 'none'")
