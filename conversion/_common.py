@@ -7,12 +7,14 @@ import io
 import logging
 import pickle
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import datasets
 import numpy as np
+
+from elepose_hf.data import dataset_from_arrays
 
 logger = logging.getLogger(__name__)
 
@@ -122,6 +124,11 @@ def elevation_deg(world_to_camera: np.ndarray, up) -> np.ndarray:
 # ----------------------------------------------------------------------------------------------------------
 # Command line
 # ----------------------------------------------------------------------------------------------------------
+
+
+def concatenated_dataset(parts: list[dict[str, np.ndarray]], names: Iterable[str] | None = None) -> datasets.Dataset:
+    """One dataset from per-sequence column arrays: the columns ``names`` (default: the first part's) of all parts."""
+    return dataset_from_arrays(**{name: np.concatenate([part[name] for part in parts]) for name in names or parts[0]})
 
 
 def summary(dataset_dict: datasets.DatasetDict) -> str:

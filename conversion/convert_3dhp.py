@@ -39,8 +39,7 @@ import numpy as np
 if __package__ in (None, ""):  # run as a script: make the repository root importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from conversion._common import project, run_cli  # noqa: E402
-from elepose_hf.data import dataset_from_arrays  # noqa: E402
+from conversion._common import concatenated_dataset, project, run_cli  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -113,8 +112,7 @@ def convert_3dhp(test_set_dir, universal: bool = False) -> datasets.DatasetDict:
     if not found:
         raise ValueError(f"{test_set_dir}: no TS1..TS6/annot_data.mat (expected the MPI-INF-3DHP test-set folder)")
     key_3d = "univ_annot3" if universal else "annot3"
-    columns: dict[str, list[np.ndarray]] = {k: [] for k in ("keypoints_2d", "keypoints_3d", "intrinsics", "take")}
-    columns["activity"] = []
+    parts = []
     for seq in found:
         path = test_set_dir / seq / "annot_data.mat"
         mat = read_annotations(path, ("annot2", key_3d, "valid_frame", "activity_annotation"))
@@ -133,12 +131,17 @@ def convert_3dhp(test_set_dir, universal: bool = False) -> datasets.DatasetDict:
             frames,
             float(np.median(error)) if error.size else float("nan"),
         )
-        columns["keypoints_2d"].append(kp2)
-        columns["keypoints_3d"].append(kp3)
-        columns["intrinsics"].append(np.broadcast_to(INTRINSICS[seq], (len(kp2), 4)))
-        columns["take"].append(np.full(len(kp2), seq))
-        columns["activity"].append(np.array([ACTIVITIES.get(int(c), str(int(c))) for c in codes[valid]], dtype=str))
-    return datasets.DatasetDict({"test": dataset_from_arrays(**{k: np.concatenate(v) for k, v in columns.items()})})
+        activity = np.array([ACTIVITIES.get(int(c), str(int(c))) for c in codes[valid]], dtype=str)
+        parts.append(
+            {
+                "keypoints_2d": kp2,
+                "keypoints_3d": kp3,
+                "intrinsics": np.broadcast_to(INTRINSICS[seq], (len(kp2), 4)),
+                "take": np.full(len(kp2), seq),
+                "activity": activity,
+            }
+        )
+    return datasets.DatasetDict({"test": concatenated_dataset(parts)})
 
 
 def main() -> int:

@@ -40,8 +40,15 @@ import numpy as np
 if __package__ in (None, ""):  # run as a script: make the repository root importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from conversion._common import ForbiddenGlobalError, elevation_deg, project, restricted_load, run_cli  # noqa: E402
-from elepose_hf.data import THREE_D_COLUMNS, dataset_from_arrays  # noqa: E402
+from conversion._common import (  # noqa: E402
+    ForbiddenGlobalError,
+    concatenated_dataset,
+    elevation_deg,
+    project,
+    restricted_load,
+    run_cli,
+)
+from elepose_hf.data import THREE_D_COLUMNS  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -145,7 +152,7 @@ def convert_3dpw(root, world_up: str = "auto") -> datasets.DatasetDict:
         if not parts:
             continue
         names = [name for name in parts[0] if not (split == "train" and name in THREE_D_COLUMNS)]
-        splits[split] = dataset_from_arrays(**{name: np.concatenate([p[name] for p in parts]) for name in names})
+        splits[split] = concatenated_dataset(parts, names)
     if not splits:
         raise ValueError(f"{base}: no valid poses in {'/'.join(SPLITS)}/*.pkl (expected 3DPW's sequenceFiles folder)")
     return datasets.DatasetDict(splits)

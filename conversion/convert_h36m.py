@@ -28,8 +28,7 @@ import numpy as np
 if __package__ in (None, ""):  # run as a script: make the repository root importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from conversion._common import elevation_deg, read_npz_member, run_cli  # noqa: E402
-from elepose_hf.data import dataset_from_arrays  # noqa: E402
+from conversion._common import concatenated_dataset, elevation_deg, read_npz_member, run_cli  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -241,7 +240,7 @@ def convert_h36m(data_dir, keypoints: str = "gt", test_stride: int = 64) -> data
             )
         ]
         if parts:
-            splits[split] = dataset_from_arrays(**{name: np.concatenate([p[name] for p in parts]) for name in parts[0]})
+            splits[split] = concatenated_dataset(parts)
     if not splits:
         raise ValueError(f"{path_2d}: no Human3.6M subject of {TRAIN_SUBJECTS + TEST_SUBJECTS} found")
     return datasets.DatasetDict(splits)
