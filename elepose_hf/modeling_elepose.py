@@ -11,13 +11,19 @@ from transformers import PreTrainedModel
 from transformers.utils import ModelOutput
 
 from .configuration_elepose import ElePoseConfig, PoseFlowConfig
-from .geometry import float32_under_autocast, normalize_keypoints, root_centre, unproject
+from .geometry import normalize_keypoints, root_centre, unproject
 
 
 def _check_keypoints(keypoints_2d: torch.Tensor, num_joints: int, name: str = "keypoints_2d") -> None:
-    """Raise a ``ValueError`` naming ``name`` unless it is a finite ``(B, num_joints, 2)`` tensor."""
+    """Raise a ``ValueError`` naming ``name`` unless it is a finite ``(B, num_joints, 2)`` tensor.
+
+    Under ``torch.compile`` only the shape is checked (the value check would split the graph); training validates
+    its data before the first step.
+    """
     if keypoints_2d.ndim != 3 or keypoints_2d.shape[1:] != (num_joints, 2):
         raise ValueError(f"{name} must have shape (batch, {num_joints}, 2), got {tuple(keypoints_2d.shape)}")
+    if torch.compiler.is_compiling():
+        return
     finite = torch.isfinite(keypoints_2d).all(dim=(1, 2))
     if not finite.all():
         rows = torch.nonzero(~finite).flatten()[:5].tolist()
@@ -171,19 +177,22 @@ class AffineCouplingBlock(nn.Module):
             return self.clamp * torch.tanh(activation / self.clamp)
         return self.clamp * torch.tanh(activation)
 
-    def _coupling(self, x1: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Log-scale and shift ``(B, size // 2)`` each, computed from the untouched half ``x1``."""
-        a = self.subnet_output_scale * self.subnet(x1)
+    def _coupling(self, x1: torch.Tensor, subnet_dtype: torch.dtype | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Log-scale and shift ``(B, size // 2)`` each, computed from the untouched half ``x1``; the sub-network
+        runs under autocast to ``subnet_dtype`` when given, its output cast back to ``x1``'s dtype."""
+        with torch.autocast(x1.device.type, dtype=subnet_dtype, enabled=subnet_dtype is not None):
+            a = self.subnet(x1)
+        a = self.subnet_output_scale * a.to(x1.dtype)
         half = a.shape[1] // 2
         return self._log_scale(a[:, :half]), a[:, half:]
 
     def _global_scale(self) -> torch.Tensor:
         return 0.1 * nn.functional.softplus(self.global_scale, beta=0.5)  # (1, size)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(B, size) -> (B, size), log-det (B,)``."""
+    def forward(self, x: torch.Tensor, subnet_dtype: torch.dtype | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(B, size) -> (B, size), log-det (B,)``; ``subnet_dtype`` as in [`_coupling`]."""
         x1, x2 = x[:, : self.split], x[:, self.split :]
-        log_scale, shift = self._coupling(x1)
+        log_scale, shift = self._coupling(x1, subnet_dtype)
         x2 = x2 * torch.exp(log_scale) + shift
         scale = self._global_scale()
         y = (torch.cat([x1, x2], dim=1) * scale + self.global_offset) @ self.w_perm.T
@@ -254,11 +263,17 @@ class PoseFlowPrior(_PosePreTrainedModel):
         pose = (coefficients * self._input_scale()) @ self.pca_components + self.pca_mean
         return pose.unflatten(1, (self.config.num_joints, 2))
 
-    def flow(self, coefficients: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Coefficients ``(B, latent_size)`` -> latent ``z`` ``(B, latent_size)`` and log-det ``(B,)``."""
+    def flow(
+        self, coefficients: torch.Tensor, subnet_dtype: torch.dtype | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Coefficients ``(B, latent_size)`` -> latent ``z`` ``(B, latent_size)`` and log-det ``(B,)``.
+
+        ``subnet_dtype`` (e.g. ``torch.bfloat16``) runs the coupling sub-networks in that precision; everything
+        else stays in the inputs' dtype.
+        """
         log_det = coefficients.new_zeros(coefficients.shape[0])
         for block in self.blocks:
-            coefficients, block_log_det = block(coefficients)
+            coefficients, block_log_det = block(coefficients, subnet_dtype)
             log_det = log_det + block_log_det
         return coefficients, log_det
 
@@ -268,19 +283,28 @@ class PoseFlowPrior(_PosePreTrainedModel):
             latent = block.inverse(latent)
         return latent
 
-    @float32_under_autocast
     def forward(self, keypoints_2d: torch.Tensor, return_dict: bool | None = None) -> PoseFlowOutput:
-        """Latent, log-det and log-density of normalized 2D poses ``(B, J, 2)``."""
+        """Latent, log-det and log-density of normalized 2D poses ``(B, J, 2)``.
+
+        Densities are float32 under autocast, with one exception while the flow itself trains (training mode):
+        the coupling sub-networks, its large matrix products, then run in the autocast dtype. Their rounding moves a
+        pose's log-density by about one nat, noise that maximum likelihood averages out but a frozen prior scoring
+        poses must not add; the PCA, the coupling arithmetic and the mixing always stay float32.
+        """
         _check_keypoints(keypoints_2d, self.config.num_joints)
-        latent, log_det = self.flow(self.to_latent(keypoints_2d))
-        log_det = log_det - torch.log(self._input_scale()).sum()  # density of the unwhitened PCA coefficients
-        log_prob = log_det - 0.5 * latent.square().sum(dim=1) - 0.5 * latent.shape[1] * math.log(2 * math.pi)
+        device = keypoints_2d.device.type
+        low_precision = self.training and torch.is_autocast_enabled(device)
+        subnet_dtype = torch.get_autocast_dtype(device) if low_precision else None
+        with torch.autocast(device, enabled=False):
+            latent, log_det = self.flow(self.to_latent(keypoints_2d), subnet_dtype)
+            log_det = log_det - torch.log(self._input_scale()).sum()  # density of the unwhitened PCA coefficients
+            log_prob = log_det - 0.5 * latent.square().sum(dim=1) - 0.5 * latent.shape[1] * math.log(2 * math.pi)
         output = PoseFlowOutput(latent=latent, log_det=log_det, log_prob=log_prob)
         return output if return_dict is not False else output.to_tuple()
 
     def log_prob(self, keypoints_2d: torch.Tensor) -> torch.Tensor:
         """Log-density ``(B,)`` of normalized 2D poses ``(B, J, 2)`` (density of their PCA coefficients)."""
-        return self.forward(keypoints_2d).log_prob
+        return self(keypoints_2d).log_prob
 
     @torch.no_grad()
     def sample(self, num_samples: int, generator: torch.Generator | None = None) -> torch.Tensor:

@@ -45,6 +45,21 @@ def test_flow_log_det_matches_autograd_jacobian(clamp_mode, generator):
         assert torch.allclose(log_det[0], torch.linalg.slogdet(jacobian).logabsdet, atol=1e-6)
 
 
+def test_autocast_reaches_only_the_coupling_subnetworks_of_a_training_flow(flow, random_poses):
+    subnet_dtypes = []
+    for block in flow.blocks:
+        block.subnet.register_forward_hook(lambda module, inputs, output: subnet_dtypes.append(output.dtype))
+    exact = flow(random_poses)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        training = flow(random_poses)
+        frozen = flow.eval()(random_poses)
+    assert subnet_dtypes == [torch.float32] * 3 + [torch.bfloat16] * 3 + [torch.float32] * 3
+    assert training.latent.dtype == training.log_det.dtype == training.log_prob.dtype == torch.float32
+    assert not torch.equal(training.log_prob, exact.log_prob)
+    assert torch.allclose(training.log_prob, exact.log_prob, rtol=1e-3)
+    assert torch.equal(frozen.log_prob, exact.log_prob)
+
+
 def test_pca_reconstructs_the_training_subspace(random_poses):
     flow = PoseFlowPrior(PoseFlowConfig(num_pca_components=34, num_blocks=1, hidden_size=8))
     ratio = flow.fit_pca(random_poses)
