@@ -60,11 +60,17 @@ class TrainingArguments:
 
 @dataclass
 class FlowTrainingArguments(TrainingArguments):
-    """Stage 1 (paper: Adam 1e-4, weight decay 1e-5, lr / 10 after epochs 10, 20 and 30)."""
+    """Stage 1 (paper: Adam 1e-4, weight decay 1e-5, lr / 10 after epochs 10, 20 and 30).
+
+    ``compile`` runs the flow through ``torch.compile`` (a C++ compiler on CPU; the first step compiles for about
+    half a minute): its many small operations fuse, and a CPU step takes a half to two thirds of the time
+    (BENCHMARKS.md).
+    """
 
     learning_rate: float = 1e-4
     lr_milestones: tuple[int, ...] = (10, 20, 30)
     flow_config: dict = field(default_factory=dict)
+    compile: bool = False
 
 
 @dataclass
@@ -231,6 +237,8 @@ def train_flow(args: FlowTrainingArguments) -> PoseFlowPrior:
     if flow.config.num_pca_components:
         kept = float(explained[: flow.config.num_pca_components].sum())
         accelerator.print(f"PCA: {flow.config.num_pca_components} components keep {kept:.4%} of the variance")
+    if args.compile:
+        flow.compile()  # in place: parameter names, checkpoints and the saved model are those of the eager flow
     optimizer = adam_optimizer(flow.parameters(), args)
     scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=list(args.lr_milestones), gamma=0.1)
     model, optimizer, scheduler = accelerator.prepare(flow, optimizer, scheduler)
@@ -240,7 +248,7 @@ def train_flow(args: FlowTrainingArguments) -> PoseFlowPrior:
         return {"loss": -model(batch).log_prob.mean()}
 
     _run_epochs(accelerator, args, model, optimizer, scheduler, poses, step_fn)
-    flow = accelerator.unwrap_model(model)
+    flow = accelerator.unwrap_model(model, keep_torch_compile=False)
     if accelerator.is_main_process:
         save_model_dir(None, flow, Path(args.output_dir))
     accelerator.end_training()
@@ -317,7 +325,7 @@ def train_lifter(args: LifterTrainingArguments) -> ElePoseLifter:
         nonlocal best
         if not validation or not accelerator.is_main_process:
             return {}
-        unwrapped = accelerator.unwrap_model(model).lifter
+        unwrapped = accelerator.unwrap_model(model, keep_torch_compile=False).lifter
         metrics = {}
         for name, arrays in validation.items():
             results = evaluate_lifter(unwrapped, arrays)
@@ -331,7 +339,7 @@ def train_lifter(args: LifterTrainingArguments) -> ElePoseLifter:
         return metrics
 
     _run_epochs(accelerator, args, model, optimizer, scheduler, poses, lambda batch: model(batch)[0], end_of_epoch)
-    lifter = accelerator.unwrap_model(model).lifter
+    lifter = accelerator.unwrap_model(model, keep_torch_compile=False).lifter
     if accelerator.is_main_process:
         _store_elevation_distribution(lifter, poses, args.elevation_poses)
         save_model_dir(lifter, flow, output_dir)

@@ -10,8 +10,10 @@ import numpy as np
 import pytest
 import torch
 
+from elepose_hf import PoseFlowPrior
 from elepose_hf.cli import main
 from elepose_hf.model_dir import load_model_dir
+from elepose_hf.training import CHECKPOINTS
 
 TINY_FLOW = ["--hidden-size", "32", "--blocks", "2", "--pca-components", "12"]
 QUIET = ["--no-progress", "--log-with", "none"]
@@ -54,6 +56,17 @@ def test_two_stages_through_the_cli(tmp_path, bench_subset, capsys):
     metrics = json.loads(capsys.readouterr().out)[str(val)]
     assert set(metrics) == {"n_mpjpe", "pa_mpjpe", "n_pck", "auc", "cps", "elevation_error_deg"}
     assert 0 < metrics["pa_mpjpe"] < 1000
+
+
+def test_compiled_flow_trains_like_the_eager_one(tmp_path, bench_subset):
+    train, _ = bench_subset
+    _train_flow(train, tmp_path / "eager", "--epochs", "1")
+    _train_flow(train, tmp_path / "compiled", "--epochs", "1", "--compile")
+    eager, compiled = (PoseFlowPrior.from_pretrained(tmp_path / name) for name in ("eager", "compiled"))
+    assert eager.state_dict().keys() == compiled.state_dict().keys()
+    for name, value in eager.state_dict().items():
+        assert torch.allclose(compiled.state_dict()[name], value, atol=1e-5), name
+    assert (tmp_path / "compiled" / CHECKPOINTS).is_dir()
 
 
 def test_fine_tuning_starts_from_a_trained_model(tmp_path, bench_subset):
