@@ -5,7 +5,8 @@ Ablations (Table 5 of the paper) reuse or retrain the flow: ``--no-elevation``, 
 ``--pca-components K``, ``--whiten``. Results (metrics, stage wall times, training throughput) go to
 ``OUTPUT/results.json``.
 
-    python benchmarks/bench_accuracy.py --output runs/budget_a [--mixed-precision bf16] [--reuse-flow DIR]
+    python benchmarks/bench_accuracy.py --output runs/budget_a [--mixed-precision bf16 --compile-flow]
+    python benchmarks/bench_accuracy.py --output runs/ablation --reuse-flow runs/budget_a/flow --no-bone-prior
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ def main() -> None:
     parser.add_argument("--lifter-epochs", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--mixed-precision", default="no", choices=["no", "bf16"])
+    parser.add_argument("--compile-flow", action="store_true", help="torch.compile the flow in stage 1")
     parser.add_argument("--reuse-flow", default=None, help="skip stage 1 and use this trained flow directory")
     parser.add_argument("--pca-components", type=int, default=26)
     parser.add_argument("--no-pca", action="store_true")
@@ -78,7 +80,13 @@ def main() -> None:
         flow_config = {"num_pca_components": None if args.no_pca else args.pca_components, "whiten": args.whiten}
         start = time.perf_counter()
         train_flow(
-            FlowTrainingArguments(**common, output_dir=flow_dir, epochs=args.flow_epochs, flow_config=flow_config)
+            FlowTrainingArguments(
+                **common,
+                output_dir=flow_dir,
+                epochs=args.flow_epochs,
+                flow_config=flow_config,
+                compile=args.compile_flow,
+            )
         )
         seconds = time.perf_counter() - start
         steps = steps_per_epoch(num_poses, args.batch_size) * args.flow_epochs

@@ -1,6 +1,6 @@
 """Throughput of ElePose on this machine: one training step of each stage (lifter + frozen flow; flow alone) as
 training runs it (fused Adam, denormals flushed), batch 256, paper widths, and lifter inference (batch 4096).
-Usage: ``python benchmarks/bench_forward.py [--bf16] [--steps N]``."""
+Usage: ``python benchmarks/bench_forward.py [--bf16] [--compile-flow] [--steps N]``."""
 
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--bf16", action="store_true", help="run under CPU bf16 autocast")
+    parser.add_argument("--compile-flow", action="store_true", help="torch.compile the trained flow (flow step)")
     args = parser.parse_args()
     torch.manual_seed(0)
     torch.set_flush_denormal(True)  # as training does
@@ -41,9 +42,11 @@ def main() -> None:
     flow.fit_pca(poses)
     frozen_flow = PoseFlowPrior(flow.config)
     frozen_flow.load_state_dict(flow.state_dict())
-    frozen_flow.requires_grad_(False)
+    frozen_flow.requires_grad_(False).eval()  # as ElePoseObjective holds it
     optimizer = adam_optimizer(lifter.parameters(), LifterTrainingArguments())
     flow_optimizer = adam_optimizer(flow.parameters(), FlowTrainingArguments())
+    if args.compile_flow:
+        flow.compile()
     autocast = torch.autocast("cpu", dtype=torch.bfloat16) if args.bf16 else contextlib.nullcontext()
     batch = poses[:256]
 
@@ -71,7 +74,7 @@ def main() -> None:
     flow_seconds = _timed(flow_step, args.steps)
     lifter.eval()
     inference_seconds = _timed(inference, args.steps)
-    mode = "bf16 autocast" if args.bf16 else "fp32"
+    mode = ("bf16 autocast" if args.bf16 else "fp32") + (", compiled flow" if args.compile_flow else "")
     print(f"threads={torch.get_num_threads()} precision={mode}")
     print(f"lifter training step (batch 256): {lifter_seconds * 1e3:.1f} ms, {256 / lifter_seconds:,.0f} poses/s")
     print(f"flow training step (batch 256):   {flow_seconds * 1e3:.1f} ms, {256 / flow_seconds:,.0f} poses/s")
