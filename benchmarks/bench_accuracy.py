@@ -52,6 +52,9 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--mixed-precision", default="no", choices=["no", "bf16"])
     parser.add_argument("--compile-flow", action="store_true", help="torch.compile the flow in stage 1")
+    parser.add_argument(
+        "--flow-lr-milestones", type=int, nargs="*", default=[10, 20, 30], help="epochs where the flow's lr /= 10"
+    )
     parser.add_argument("--reuse-flow", default=None, help="skip stage 1 and use this trained flow directory")
     parser.add_argument("--pca-components", type=int, default=26)
     parser.add_argument("--no-pca", action="store_true")
@@ -86,6 +89,7 @@ def main() -> None:
                 epochs=args.flow_epochs,
                 flow_config=flow_config,
                 compile=args.compile_flow,
+                lr_milestones=tuple(args.flow_lr_milestones),
             )
         )
         seconds = time.perf_counter() - start

@@ -63,7 +63,7 @@ class FlowTrainingArguments(TrainingArguments):
     """Stage 1 (paper: Adam 1e-4, weight decay 1e-5, lr / 10 after epochs 10, 20 and 30).
 
     ``compile`` runs the flow through ``torch.compile`` (a C++ compiler on CPU; the first step compiles for about
-    half a minute): its many small operations fuse, and a CPU step takes a half to two thirds of the time
+    half a minute): its many small operations fuse, and a CPU step takes 60–70 % of the eager time
     (BENCHMARKS.md).
     """
 
