@@ -1,6 +1,8 @@
 """Accuracy on ElePose-Bench: train both stages on ``train_2d.npz`` and evaluate on ``val.npz`` and ``val_cmu.npz``.
 
-Budget (a), comparable with the authors' code on this machine: ``--flow-epochs 20 --lifter-epochs 5`` (defaults).
+Budget (a), comparable with the authors' code on this machine: ``--flow-epochs 20 --lifter-epochs 5`` (defaults),
+the flow at the paper's schedule; ``--flow-lr-milestones`` with no value keeps the flow's learning rate constant,
+as the authors' released pretraining script does (its scheduler is never stepped).
 Ablations (Table 5 of the paper) reuse or retrain the flow: ``--no-elevation``, ``--no-bone-prior``, ``--no-pca``,
 ``--pca-components K``, ``--whiten``. Results (metrics, stage wall times, training throughput) go to
 ``OUTPUT/results.json``.
