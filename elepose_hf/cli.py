@@ -27,8 +27,9 @@ def _add_training_arguments(parser: argparse.ArgumentParser, epochs: int, learni
         "--mixed-precision",
         choices=["no", "bf16", "fp16"],
         default=None,
-        help="autocast precision of the large matrix products (lifter layers, flow coupling sub-networks; bf16 also "
-        "on CPU; geometry, PCA and densities stay float32); default: accelerate launch's setting, else no",
+        help="autocast precision of the large matrix products (lifter layers; the flow's coupling sub-networks "
+        "in train-flow; bf16 also on CPU; geometry, PCA, densities and a frozen flow stay float32); default: "
+        "accelerate launch's setting, else no",
     )
     parser.add_argument("--max-train-poses", type=int, default=None, help="use only the first N training poses")
     parser.add_argument("--log-with", default="tensorboard", help="accelerate tracker, or 'none'")

@@ -17,9 +17,10 @@ import torch
 def float32_under_autocast(function: Callable) -> Callable:
     """Run ``function`` with autocast switched off on its tensors' device.
 
-    Under mixed precision, autocast would run rotations, projections and the flow's density in bf16 (8 bits of
-    mantissa: a depth near 10 resolves to 0.06); those stay float32, and only the lifter's large matrix products
-    use the lower precision. ``function``'s first tensor argument names the device.
+    Under mixed precision, autocast would run rotations and projections in bf16 (8 bits of mantissa: a depth near
+    10 resolves to 0.06); those stay float32, and only large matrix products (the lifter's layers, the coupling
+    sub-networks of a training flow) use the lower precision. ``function``'s first tensor argument names the
+    device.
     """
 
     @functools.wraps(function)
