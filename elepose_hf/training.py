@@ -136,6 +136,7 @@ def _save_checkpoint(accelerator: Accelerator, output_dir: Path, loop_state: dic
         shutil.rmtree(partial)
     accelerator.wait_for_everyone()
     accelerator.save_state(str(partial))
+    accelerator.wait_for_everyone()  # every process has written its part (e.g. its RNG state) before the rename
     if accelerator.is_main_process:
         (partial / STATE_FILE).write_text(json.dumps(loop_state))
         if final.exists():
