@@ -57,6 +57,8 @@ def main() -> None:
     parser.add_argument(
         "--flow-lr-milestones", type=int, nargs="*", default=[10, 20, 30], help="epochs where the flow's lr /= 10"
     )
+    parser.add_argument("--lifter-lr", type=float, default=2e-4)
+    parser.add_argument("--lr-schedule", choices=["paper", "cosine"], default="paper", help="of both stages")
     parser.add_argument("--reuse-flow", default=None, help="skip stage 1 and use this trained flow directory")
     parser.add_argument("--pca-components", type=int, default=26)
     parser.add_argument("--no-pca", action="store_true")
@@ -73,6 +75,7 @@ def main() -> None:
         "mixed_precision": args.mixed_precision,
         "max_train_poses": args.max_train_poses,
         "seed": args.seed,
+        "lr_schedule": args.lr_schedule,
         "checkpoint_every": 10**9,
         "log_with": None,
     }
@@ -109,6 +112,7 @@ def main() -> None:
             **common,
             output_dir=str(output / "model"),
             epochs=args.lifter_epochs,
+            learning_rate=args.lifter_lr,
             flow=flow_dir,
             val=args.val,
             lifter_config=lifter_config,

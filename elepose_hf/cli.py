@@ -20,6 +20,13 @@ def _add_training_arguments(parser: argparse.ArgumentParser, epochs: int, learni
     parser.add_argument("--batch-size", type=int, default=256, help="per process; effective = processes x this")
     parser.add_argument("--learning-rate", type=float, default=learning_rate)
     parser.add_argument("--weight-decay", type=float, default=1e-5)
+    parser.add_argument(
+        "--lr-schedule",
+        choices=["paper", "cosine"],
+        default="paper",
+        help="paper: this stage's per-epoch schedule (below); cosine: anneal to 0 over the run, step by step "
+        "(for short runs, where the paper's schedule barely decays)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--checkpoint-every", type=int, default=500, help="steps between checkpoints")
     parser.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --output")
@@ -44,6 +51,7 @@ def _common(args: argparse.Namespace) -> dict:
         "batch_size": args.batch_size,
         "learning_rate": args.learning_rate,
         "weight_decay": args.weight_decay,
+        "lr_schedule": args.lr_schedule,
         "seed": args.seed,
         "checkpoint_every": args.checkpoint_every,
         "resume": args.resume,
@@ -143,7 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     flow = commands.add_parser("train-flow", help="stage 1: the normalizing-flow prior on 2D poses")
     _add_training_arguments(flow, epochs=100, learning_rate=1e-4)
-    flow.add_argument("--lr-milestones", type=int, nargs="*", default=[10, 20, 30], help="epochs where lr /= 10")
+    flow.add_argument(
+        "--lr-milestones", type=int, nargs="*", default=[10, 20, 30], help="paper schedule: epochs where lr /= 10"
+    )
     flow.add_argument("--pca-components", type=int, default=26)
     flow.add_argument("--no-pca", action="store_true", help="ablation: the flow on raw 34-D poses")
     flow.add_argument("--blocks", type=int, default=8)
@@ -158,7 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_training_arguments(lifter, epochs=100, learning_rate=2e-4)
     lifter.add_argument("--flow", required=True, help="directory written by train-flow")
     lifter.add_argument("--val", action="append", default=[], help=f"evaluation set with 3D (repeatable): {DATA_HELP}")
-    lifter.add_argument("--lr-decay", type=float, default=0.95, help="ExponentialLR gamma per epoch")
+    lifter.add_argument("--lr-decay", type=float, default=0.95, help="paper schedule: lr x this per epoch")
     lifter.add_argument("--init-from", default=None, help="fine-tune this trained model directory")
     lifter.add_argument("--hidden-size", type=int, default=None, help="lifter width (default 1024)")
     lifter.add_argument("--no-elevation", action="store_true", help="ablation: fixed elevation prior U(-20, 20) deg")

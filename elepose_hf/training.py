@@ -2,9 +2,12 @@
 
 Both run unchanged on one CPU process or under ``accelerate launch`` on N GPUs (DDP). ``batch_size`` is per
 process, so the effective batch is ``N * batch_size``; the learning rates are not rescaled (scale them yourself
-with the effective batch if you change it a lot). Checkpoints (``accelerator.save_state`` plus the loop
-position) are written atomically to ``OUTPUT/checkpoints/step-N`` every ``checkpoint_every`` steps and at the end
-of each epoch; ``resume=True`` continues from the newest one at the same step.
+with the effective batch if you change it a lot), and the schedules advance once per optimizer step whatever N.
+``lr_schedule="cosine"`` anneals the rate to zero over the run instead of the paper's per-epoch schedule: the
+choice for short budgets, where the paper's schedule ends at nearly its initial rate. Checkpoints
+(``accelerator.save_state`` plus the loop position) are written atomically to ``OUTPUT/checkpoints/step-N`` every
+``checkpoint_every`` steps and at the end of each epoch; ``resume=True`` continues from the newest one at the
+same step.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ logger = logging.getLogger(__name__)
 
 CHECKPOINTS = "checkpoints"
 STATE_FILE = "loop_state.json"
+LR_SCHEDULES = ("paper", "cosine")
 
 
 @dataclass
@@ -56,6 +60,11 @@ class TrainingArguments:
     max_train_poses: int | None = None
     log_with: str | None = "tensorboard"
     progress: bool = True
+    lr_schedule: str = "paper"
+
+    def __post_init__(self) -> None:
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"lr_schedule {self.lr_schedule!r}: choose one of {', '.join(LR_SCHEDULES)}")
 
 
 @dataclass
@@ -72,6 +81,9 @@ class FlowTrainingArguments(TrainingArguments):
     flow_config: dict = field(default_factory=dict)
     compile: bool = False
 
+    def paper_lr_factor(self, epoch: int) -> float:
+        return 0.1 ** sum(epoch >= milestone for milestone in self.lr_milestones)
+
 
 @dataclass
 class LifterTrainingArguments(TrainingArguments):
@@ -83,6 +95,9 @@ class LifterTrainingArguments(TrainingArguments):
     init_from: str | None = None
     lifter_config: dict = field(default_factory=dict)
     elevation_poses: int = 50_000
+
+    def paper_lr_factor(self, epoch: int) -> float:
+        return self.lr_decay**epoch
 
 
 def _keypoints(source: str, max_poses: int | None = None, require_3d: bool = False) -> dict[str, np.ndarray]:
@@ -122,6 +137,22 @@ def steps_per_epoch(num_poses: int, batch_size: int, num_processes: int = 1) -> 
     return num_poses // (batch_size * num_processes)
 
 
+def lr_scheduler(
+    optimizer: torch.optim.Optimizer, args: FlowTrainingArguments | LifterTrainingArguments, per_epoch: int
+) -> torch.optim.lr_scheduler.LambdaLR:
+    """The learning-rate factor of each optimizer step: the stage's paper schedule, or cosine annealing to 0.
+
+    The paper's schedules are per epoch (``args.paper_lr_factor(epoch)``, ``epoch`` 0-based).
+
+    Stepped once per optimizer step, so ``accelerator.prepare`` must not step it once per process (see
+    ``_accelerator``).
+    """
+    total = per_epoch * args.epochs
+    if args.lr_schedule == "cosine":
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * step / total)))
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: args.paper_lr_factor(step // per_epoch))
+
+
 def _latest_checkpoint(output_dir: Path) -> Path | None:
     candidates = [p for p in (output_dir / CHECKPOINTS).glob("step-*") if (p / STATE_FILE).is_file()]
     return max(candidates, key=lambda p: int(p.name.split("-")[1]), default=None)
@@ -150,7 +181,13 @@ def _save_checkpoint(accelerator: Accelerator, output_dir: Path, loop_state: dic
 
 def _accelerator(args: TrainingArguments) -> Accelerator:
     log_with = args.log_with if args.log_with not in (None, "none") else None
-    accelerator = Accelerator(mixed_precision=args.mixed_precision, log_with=log_with, project_dir=args.output_dir)
+    # step_scheduler_with_optimizer=False: a prepared scheduler would otherwise advance N steps per step on N processes
+    accelerator = Accelerator(
+        mixed_precision=args.mixed_precision,
+        log_with=log_with,
+        project_dir=args.output_dir,
+        step_scheduler_with_optimizer=False,
+    )
     set_seed(args.seed)
     # Denormal floats appear in the flow as its scales adapt and slow CPU steps several-fold: flush them to zero.
     torch.set_flush_denormal(True)
@@ -205,19 +242,18 @@ def _run_epochs(
                 terms = step_fn(poses[batch.to(accelerator.device)])
             optimizer.zero_grad(set_to_none=True)
             accelerator.backward(terms["loss"])
+            learning_rate = scheduler.get_last_lr()[0]
             optimizer.step()
+            scheduler.step()
             step += 1
             values = {name: value.item() for name, value in terms.items()}
             bar.update(1)
             bar.set_postfix({name: f"{value:.3g}" for name, value in values.items()}, refresh=False)
-            accelerator.log(
-                {f"train/{k}": v for k, v in values.items()} | {"lr": scheduler.get_last_lr()[0]}, step=step
-            )
+            accelerator.log({f"train/{k}": v for k, v in values.items()} | {"lr": learning_rate}, step=step)
             if not math.isfinite(values["loss"]):
                 raise FloatingPointError(f"loss became {values['loss']} at step {step}; lower the learning rate")
             if step % args.checkpoint_every == 0 and step % per_epoch != 0:
                 _save_checkpoint(accelerator, output_dir, {"step": step}, args.keep_checkpoints)
-        scheduler.step()
         if end_of_epoch is not None:
             metrics = end_of_epoch(epoch)
             if metrics:
@@ -241,7 +277,7 @@ def train_flow(args: FlowTrainingArguments) -> PoseFlowPrior:
     if args.compile:
         flow.compile()  # in place: parameter names, checkpoints and the saved model are those of the eager flow
     optimizer = adam_optimizer(flow.parameters(), args)
-    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=list(args.lr_milestones), gamma=0.1)
+    scheduler = lr_scheduler(optimizer, args, steps_per_epoch(len(poses), args.batch_size, accelerator.num_processes))
     model, optimizer, scheduler = accelerator.prepare(flow, optimizer, scheduler)
     accelerator.init_trackers("elepose-flow", config=_loggable(args))
 
@@ -316,7 +352,7 @@ def train_lifter(args: LifterTrainingArguments) -> ElePoseLifter:
     poses = lifter.normalize(keypoints)
     objective = ElePoseObjective(lifter, flow)
     optimizer = adam_optimizer(lifter.parameters(), args)
-    scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=args.lr_decay)
+    scheduler = lr_scheduler(optimizer, args, steps_per_epoch(len(poses), args.batch_size, accelerator.num_processes))
     model, optimizer, scheduler = accelerator.prepare(objective, optimizer, scheduler)
     accelerator.init_trackers("elepose-lifter", config=_loggable(args))
     output_dir = Path(args.output_dir)

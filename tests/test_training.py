@@ -13,7 +13,7 @@ import torch
 from elepose_hf import PoseFlowPrior
 from elepose_hf.cli import main
 from elepose_hf.model_dir import load_model_dir
-from elepose_hf.training import CHECKPOINTS
+from elepose_hf.training import CHECKPOINTS, FlowTrainingArguments, LifterTrainingArguments, lr_scheduler
 
 TINY_FLOW = ["--hidden-size", "32", "--blocks", "2", "--pca-components", "12"]
 QUIET = ["--no-progress", "--log-with", "none"]
@@ -99,6 +99,54 @@ def test_killed_run_resumes_to_the_same_final_step(tmp_path, bench_subset):
     final = max(int(p.name.split("-")[1]) for p in (output / "checkpoints").glob("step-*"))
     assert final == 12 * (600 // 16)
     assert (output / "model.safetensors").is_file()
+
+
+def _learning_rates(args, per_epoch: int = 3) -> list[float]:
+    """The rate of every optimizer step of a run of ``args.epochs`` epochs."""
+    parameter = torch.nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.SGD([parameter], lr=args.learning_rate)
+    scheduler = lr_scheduler(optimizer, args, per_epoch)
+    rates = []
+    for _ in range(per_epoch * args.epochs):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    return rates
+
+
+def test_learning_rate_schedules():
+    flow = _learning_rates(FlowTrainingArguments(epochs=3, learning_rate=1.0, lr_milestones=(1, 2)))
+    assert flow == pytest.approx([1, 1, 1, 0.1, 0.1, 0.1, 0.01, 0.01, 0.01])
+    lifter = _learning_rates(LifterTrainingArguments(epochs=2, learning_rate=1.0, lr_decay=0.5))
+    assert lifter == pytest.approx([1, 1, 1, 0.5, 0.5, 0.5])
+    cosine = _learning_rates(LifterTrainingArguments(epochs=2, learning_rate=1.0, lr_schedule="cosine"))
+    assert cosine[0] == 1 and cosine[3] == pytest.approx(0.5) and 0 < cosine[-1] < 0.1
+    assert (np.diff(cosine) < 0).all()
+    with pytest.raises(ValueError, match="lr_schedule 'linear'"):
+        LifterTrainingArguments(lr_schedule="linear")
+
+
+def test_two_processes_share_the_epoch_and_keep_the_schedule(tmp_path, bench_subset):
+    """CPU DDP under torchrun: 600 poses / (2 x 64) = 4 steps per epoch, and lr x 0.5 per epoch, not per process."""
+    train, _ = bench_subset
+    _train_flow(train, tmp_path / "flow")
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+    command += ["-m", "elepose_hf.cli", "train-lifter", "--train", str(train), "--flow", str(tmp_path / "flow")]
+    command += ["--output", str(tmp_path / "m"), "--epochs", "2", "--batch-size", "64", "--hidden-size", "16"]
+    command += ["--lr-decay", "0.5", *QUIET]
+    environment = os.environ | {"ACCELERATE_USE_CPU": "1", "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, env=environment)
+    assert result.returncode == 0, result.stderr[-2000:]
+    checkpoints = tmp_path / "m" / CHECKPOINTS
+    assert sorted(p.name for p in checkpoints.iterdir()) == ["step-4", "step-8"]  # no stray partial folder
+    assert {p.name for p in (checkpoints / "step-8").glob("random_states_*")} == {
+        f"random_states_{i}.pkl" for i in (0, 1)
+    }
+    for step, rate in (("step-4", 1e-4), ("step-8", 5e-5)):
+        optimizer = torch.load(checkpoints / step / "optimizer.bin", weights_only=False)
+        assert optimizer["param_groups"][0]["lr"] == pytest.approx(rate)
+    lifter, _ = load_model_dir(tmp_path / "m")
+    assert lifter.config.hidden_size == 16 and lifter.config.elevation_std > 0
 
 
 @pytest.mark.parametrize(
