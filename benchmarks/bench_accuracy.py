@@ -58,13 +58,15 @@ def main() -> None:
         "--flow-lr-milestones", type=int, nargs="*", default=[10, 20, 30], help="epochs where the flow's lr /= 10"
     )
     parser.add_argument("--lifter-lr", type=float, default=2e-4)
-    parser.add_argument("--lr-schedule", choices=["paper", "cosine"], default="paper", help="of both stages")
+    for stage in ("flow", "lifter"):
+        parser.add_argument(f"--{stage}-lr-schedule", choices=["paper", "cosine"], default="paper")
     parser.add_argument("--reuse-flow", default=None, help="skip stage 1 and use this trained flow directory")
     parser.add_argument("--pca-components", type=int, default=26)
     parser.add_argument("--no-pca", action="store_true")
     parser.add_argument("--whiten", action="store_true", help="whiten the flow's PCA inputs (the ablated design)")
     parser.add_argument("--no-elevation", action="store_true")
     parser.add_argument("--no-bone-prior", action="store_true")
+    parser.add_argument("--bone-reference", choices=["train", "h36m"], default="train", help="h36m: the paper's")
     parser.add_argument("--max-train-poses", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
@@ -75,7 +77,6 @@ def main() -> None:
         "mixed_precision": args.mixed_precision,
         "max_train_poses": args.max_train_poses,
         "seed": args.seed,
-        "lr_schedule": args.lr_schedule,
         "checkpoint_every": 10**9,
         "log_with": None,
     }
@@ -95,6 +96,7 @@ def main() -> None:
                 flow_config=flow_config,
                 compile=args.compile_flow,
                 lr_milestones=tuple(args.flow_lr_milestones),
+                lr_schedule=args.flow_lr_schedule,
             )
         )
         seconds = time.perf_counter() - start
@@ -113,6 +115,8 @@ def main() -> None:
             output_dir=str(output / "model"),
             epochs=args.lifter_epochs,
             learning_rate=args.lifter_lr,
+            lr_schedule=args.lifter_lr_schedule,
+            bone_reference=args.bone_reference,
             flow=flow_dir,
             val=args.val,
             lifter_config=lifter_config,

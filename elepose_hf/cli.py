@@ -76,7 +76,6 @@ def _train_flow(args: argparse.Namespace) -> None:
             **_common(args), lr_milestones=tuple(args.lr_milestones), flow_config=flow_config, compile=args.compile
         )
     )
-    print(f"flow saved to {args.output}")
 
 
 def _train_lifter(args: argparse.Namespace) -> None:
@@ -95,11 +94,11 @@ def _train_lifter(args: argparse.Namespace) -> None:
             flow=args.flow,
             val=args.val,
             lr_decay=args.lr_decay,
+            bone_reference=args.bone_reference,
             init_from=args.init_from,
             lifter_config=lifter_config,
         )
     )
-    print(f"model (lifter + flow/) saved to {args.output}")
 
 
 def _evaluate(args: argparse.Namespace) -> None:
@@ -172,6 +171,13 @@ def build_parser() -> argparse.ArgumentParser:
     lifter.add_argument("--init-from", default=None, help="fine-tune this trained model directory")
     lifter.add_argument("--hidden-size", type=int, default=None, help="lifter width (default 1024)")
     lifter.add_argument("--no-elevation", action="store_true", help="ablation: fixed elevation prior U(-20, 20) deg")
+    lifter.add_argument(
+        "--bone-reference",
+        choices=["train", "h36m"],
+        default="train",
+        help="mean relative bone lengths of the bone prior: estimated from the --train 2D poses (default) or "
+        "Human3.6M's (the paper's)",
+    )
     lifter.add_argument("--no-bone-prior", action="store_true", help="ablation: without the bone-length prior")
     lifter.set_defaults(handler=_train_lifter)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from .geometry import project_at_depth, rotate, sample_virtual_cameras
+from .geometry import project_at_depth, root_to_head_distance, rotate, sample_virtual_cameras
 from .skeleton import BONES
 
 _BONE_INDEX = torch.tensor(BONES)  # (K, 2)
@@ -14,6 +14,19 @@ def bone_lengths(keypoints_3d: torch.Tensor) -> torch.Tensor:
     """Lengths ``(B, K)`` of the skeleton's bones in poses ``(B, J, 3)``."""
     index = _BONE_INDEX.to(keypoints_3d.device)
     return torch.linalg.vector_norm(keypoints_3d[:, index[:, 0]] - keypoints_3d[:, index[:, 1]], dim=-1)
+
+
+def relative_bone_lengths_from_2d(keypoints_2d: torch.Tensor, percentile: float = 90.0) -> list[float]:
+    """The bone prior's mean relative lengths ``(K,)`` estimated from 2D poses ``(N, J, 2)`` alone.
+
+    A bone seen parallel to the image shows its full length, so across many views a high percentile of each
+    bone's 2D length (per pose, over the root-to-head distance) tracks its 3D length; the lengths are then taken
+    relative to their mean. This fits the prior to the skeleton convention of the data (where its hips or
+    shoulders sit), which a fixed reference cannot: see ``BENCHMARKS.md``.
+    """
+    lengths = bone_lengths(keypoints_2d.double()) / root_to_head_distance(keypoints_2d.double())[:, None]  # (N, K)
+    full = torch.quantile(lengths, percentile / 100, dim=0)
+    return (full / full.mean()).tolist()
 
 
 def likelihood_loss(log_prob: torch.Tensor) -> torch.Tensor:

@@ -30,16 +30,18 @@ from tqdm.auto import tqdm
 from .configuration_elepose import ElePoseConfig, PoseFlowConfig
 from .data import load_poses, pose_arrays, validate_poses
 from .geometry import root_to_head_distance
-from .losses import ElePoseObjective
+from .losses import ElePoseObjective, relative_bone_lengths_from_2d
 from .metrics import pose_metrics
 from .model_dir import load_model_dir, save_model_dir
 from .modeling_elepose import ElePoseLifter, PoseFlowPrior
+from .skeleton import REFERENCE_RELATIVE_BONE_LENGTHS
 
 logger = logging.getLogger(__name__)
 
 CHECKPOINTS = "checkpoints"
 STATE_FILE = "loop_state.json"
 LR_SCHEDULES = ("paper", "cosine")
+BONE_REFERENCES = ("h36m", "train")
 
 
 @dataclass
@@ -87,7 +89,12 @@ class FlowTrainingArguments(TrainingArguments):
 
 @dataclass
 class LifterTrainingArguments(TrainingArguments):
-    """Stage 2 (paper: Adam 2e-4, ExponentialLR 0.95 per epoch); ``init_from`` fine-tunes a trained model."""
+    """Stage 2 (paper: Adam 2e-4, ExponentialLR 0.95 per epoch); ``init_from`` fine-tunes a trained model.
+
+    ``bone_reference``: the mean relative bone lengths of the bone prior, ``"train"`` (default) estimated from the
+    training 2D poses (``losses.relative_bone_lengths_from_2d``; it relies on the views being varied, as the
+    random virtual cameras already do), or ``"h36m"``, the paper's Human3.6M ratios.
+    """
 
     flow: str = ""
     val: list[str] = field(default_factory=list)
@@ -95,6 +102,12 @@ class LifterTrainingArguments(TrainingArguments):
     init_from: str | None = None
     lifter_config: dict = field(default_factory=dict)
     elevation_poses: int = 50_000
+    bone_reference: str = "train"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.bone_reference not in BONE_REFERENCES:
+            raise ValueError(f"bone_reference {self.bone_reference!r}: choose one of {', '.join(BONE_REFERENCES)}")
 
     def paper_lr_factor(self, epoch: int) -> float:
         return self.lr_decay**epoch
@@ -288,6 +301,7 @@ def train_flow(args: FlowTrainingArguments) -> PoseFlowPrior:
     flow = accelerator.unwrap_model(model, keep_torch_compile=False)
     if accelerator.is_main_process:
         save_model_dir(None, flow, Path(args.output_dir))
+    accelerator.print(f"flow saved to {args.output_dir}")
     accelerator.end_training()
     return flow
 
@@ -329,7 +343,13 @@ def _lifter_for(args: LifterTrainingArguments, flow: PoseFlowPrior, keypoints: t
     fine-tuned on images of another resolution maps them to the same normalized space as the flow.
     """
     settings = {k: getattr(flow.config, k) for k in ("normalization", "normalized_head_length")}
-    settings |= {"normalization_scale": dataset_scale(keypoints)} | dict(args.lifter_config)
+    settings |= {"normalization_scale": dataset_scale(keypoints)}
+    settings["reference_bone_lengths"] = (
+        relative_bone_lengths_from_2d(keypoints)
+        if args.bone_reference == "train"
+        else list(REFERENCE_RELATIVE_BONE_LENGTHS)
+    )
+    settings |= dict(args.lifter_config)
     if not args.init_from:
         return ElePoseLifter(ElePoseConfig(**settings))
     lifter = ElePoseLifter.from_pretrained(args.init_from)
@@ -380,6 +400,7 @@ def train_lifter(args: LifterTrainingArguments) -> ElePoseLifter:
     if accelerator.is_main_process:
         _store_elevation_distribution(lifter, poses, args.elevation_poses)
         save_model_dir(lifter, flow, output_dir)
+    accelerator.print(f"model (lifter + flow/) saved to {output_dir}")
     accelerator.end_training()
     return lifter
 

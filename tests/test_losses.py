@@ -1,14 +1,17 @@
 import math
 
+import pytest
 import torch
 
 from elepose_hf import ElePoseConfig, ElePoseLifter, PoseFlowConfig, PoseFlowPrior
+from elepose_hf.data import from_mocap_npz, pose_arrays
 from elepose_hf.losses import (
     bone_lengths,
     bone_loss,
     deformation_loss,
     elepose_losses,
     lifting_loss,
+    relative_bone_lengths_from_2d,
     reprojection_loss,
     weighted_sum,
 )
@@ -33,6 +36,18 @@ def test_bone_loss_is_zero_at_the_reference_and_quadratic_around_it():
     relative = torch.tensor(longer) / torch.tensor(longer).mean()
     expected = ((relative - reference) ** 2).sum() / (2 * 0.5**2)
     assert torch.allclose(bone_loss(_pose_with_bone_lengths(longer), reference, std=0.5), expected)
+
+
+def test_bone_proportions_estimated_from_2d_views_match_the_3d_skeleton():
+    """The shipped CMU motion capture seen by random cameras: its rig's proportions are not Human3.6M's."""
+    arrays = pose_arrays(from_mocap_npz(seed=1), ["keypoints_2d", "keypoints_3d"])
+    lengths = bone_lengths(torch.from_numpy(arrays["keypoints_3d"]).double())  # (N, K)
+    truth = (lengths / lengths.mean(dim=1, keepdim=True)).mean(dim=0)
+    estimate = torch.tensor(relative_bone_lengths_from_2d(torch.from_numpy(arrays["keypoints_2d"])))
+    assert estimate.shape == (len(BONES),) and estimate.mean().item() == pytest.approx(1.0)
+    error = (estimate - truth).abs().max()
+    assert error < 0.05
+    assert error < (torch.tensor(REFERENCE_RELATIVE_BONE_LENGTHS).double() - truth).abs().max() / 3
 
 
 def test_cycle_losses_on_hand_computed_values():

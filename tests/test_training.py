@@ -12,7 +12,9 @@ import torch
 
 from elepose_hf import PoseFlowPrior
 from elepose_hf.cli import main
+from elepose_hf.losses import relative_bone_lengths_from_2d
 from elepose_hf.model_dir import load_model_dir
+from elepose_hf.skeleton import REFERENCE_RELATIVE_BONE_LENGTHS
 from elepose_hf.training import CHECKPOINTS, FlowTrainingArguments, LifterTrainingArguments, lr_scheduler
 
 TINY_FLOW = ["--hidden-size", "32", "--blocks", "2", "--pca-components", "12"]
@@ -73,13 +75,17 @@ def test_fine_tuning_starts_from_a_trained_model(tmp_path, bench_subset):
     train, _ = bench_subset
     _train_flow(train, tmp_path / "flow")
     common = ["--train", str(train), "--flow", str(tmp_path / "flow"), "--epochs", "1", "--batch-size", "64"]
-    assert main(["train-lifter", *common, "--output", str(tmp_path / "a"), "--hidden-size", "16", *QUIET]) == 0
+    first = ["--output", str(tmp_path / "a"), "--hidden-size", "16", "--bone-reference", "h36m"]
+    assert main(["train-lifter", *common, *first, *QUIET]) == 0
     tune = ["--output", str(tmp_path / "b"), "--init-from", str(tmp_path / "a")]
     assert main(["train-lifter", *common, *tune, *QUIET]) == 0
     first, _ = load_model_dir(tmp_path / "a")
     tuned, _ = load_model_dir(tmp_path / "b")
     assert tuned.config.hidden_size == 16  # the architecture comes from --init-from
     assert not torch.equal(first.upscale.weight, tuned.upscale.weight)
+    estimate = relative_bone_lengths_from_2d(torch.from_numpy(np.load(train)["keypoints_2d"]))
+    assert first.config.reference_bone_lengths == list(REFERENCE_RELATIVE_BONE_LENGTHS)
+    assert tuned.config.reference_bone_lengths == pytest.approx(estimate)  # by default fitted to the new data
 
 
 def test_killed_run_resumes_to_the_same_final_step(tmp_path, bench_subset):
@@ -124,6 +130,8 @@ def test_learning_rate_schedules():
     assert (np.diff(cosine) < 0).all()
     with pytest.raises(ValueError, match="lr_schedule 'linear'"):
         LifterTrainingArguments(lr_schedule="linear")
+    with pytest.raises(ValueError, match="bone_reference 'coco'"):
+        LifterTrainingArguments(bone_reference="coco")
 
 
 def test_two_processes_share_the_epoch_and_keep_the_schedule(tmp_path, bench_subset):
