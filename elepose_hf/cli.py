@@ -24,8 +24,7 @@ def _add_training_arguments(parser: argparse.ArgumentParser, epochs: int, learni
         "--lr-schedule",
         choices=["paper", "cosine"],
         default="paper",
-        help="paper: this stage's per-epoch schedule (below); cosine: anneal to 0 over the run, step by step "
-        "(for short runs, where the paper's schedule barely decays)",
+        help="paper: this stage's per-epoch schedule (below); cosine: anneal to 0 over the run, step by step",
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--checkpoint-every", type=int, default=500, help="steps between checkpoints")

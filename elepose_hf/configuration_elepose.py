@@ -74,7 +74,8 @@ class ElePoseConfig(_PoseConfigMixin, PretrainedConfig):
             `False` they are constants of the step, so the likelihood cannot pull every prediction to the flow's
             mode; each elevation is then trained by the levelling alone.
         fixed_elevation_range (`float`, defaults to pi/9): half-width of that uniform prior, radians.
-        reference_bone_lengths (`list[float]`): mean relative bone lengths of the bone prior (Human3.6M).
+        reference_bone_lengths (`list[float]`): mean relative bone lengths of the bone prior; Human3.6M's by
+            default, set from the training 2D poses by `train-lifter` (`--bone-reference train`).
         bone_std (`float`, defaults to 1/sqrt(2)): standard deviation of the bone prior; 1/sqrt(2) makes its
             negative log-likelihood the authors' sum of squared differences.
         loss_weight_likelihood, loss_weight_bone, loss_weight_3d, loss_weight_deformation, loss_weight_2d

@@ -3,8 +3,8 @@
 Both run unchanged on one CPU process or under ``accelerate launch`` on N GPUs (DDP). ``batch_size`` is per
 process, so the effective batch is ``N * batch_size``; the learning rates are not rescaled (scale them yourself
 with the effective batch if you change it a lot), and the schedules advance once per optimizer step whatever N.
-``lr_schedule="cosine"`` anneals the rate to zero over the run instead of the paper's per-epoch schedule: the
-choice for short budgets, where the paper's schedule ends at nearly its initial rate. Checkpoints
+``lr_schedule="cosine"`` anneals the rate to zero over the run instead of the paper's per-epoch schedule (at
+the 5-epoch CPU budget of ``BENCHMARKS.md`` it was worse for the lifter and no better for the flow). Checkpoints
 (``accelerator.save_state`` plus the loop position) are written atomically to ``OUTPUT/checkpoints/step-N`` every
 ``checkpoint_every`` steps and at the end of each epoch; ``resume=True`` continues from the newest one at the
 same step.
