@@ -24,7 +24,8 @@ def relative_bone_lengths_from_2d(keypoints_2d: torch.Tensor, percentile: float 
     relative to their mean. This fits the prior to the skeleton convention of the data (where its hips or
     shoulders sit), which a fixed reference cannot: see ``BENCHMARKS.md``.
     """
-    lengths = bone_lengths(keypoints_2d.double()) / root_to_head_distance(keypoints_2d.double())[:, None]  # (N, K)
+    poses = keypoints_2d.double()
+    lengths = bone_lengths(poses) / root_to_head_distance(poses)[:, None]  # (N, K)
     full = torch.quantile(lengths, percentile / 100, dim=0)
     return (full / full.mean()).tolist()
 
